@@ -58,7 +58,9 @@ pub fn parse(src: &mut Source, known_ids: &[String]) -> Option<Inventory> {
     report_inline_secrets(src, &root_value, "");
 
     let lab = match diag::get(root.get_ref(), "lab") {
-        Some(v) => src.deserialize::<Lab>(v, "[lab]"),
+        // An invalid [lab] must not hide the file's other problems: go on
+        // with what can be read of it; the error already makes the file invalid.
+        Some(v) => src.deserialize::<Lab>(v, "[lab]").or_else(|| Some(lenient_lab(v))),
         None => {
             src.error(Code::InvalidValue, Some(0..0), "missing [lab] table (name, scope)", Some("start the file with [lab] name = \"…\" scope = [\"198.18.10.0/24\"]".into()));
             None
@@ -77,7 +79,11 @@ pub fn parse(src: &mut Source, known_ids: &[String]) -> Option<Inventory> {
                 for (k, v) in t.iter() {
                     let name = k.get_ref().to_string();
                     if let Some(cred) = src.deserialize::<Credential>(v, &format!("[credentials.{name}]")) {
-                        if !cred.secret().is_given() {
+                        let inline = match v.get_ref() {
+                            DeValue::Table(t) => t.iter().any(|(k, _)| secret::INLINE_SECRET_KEYS.contains(&k.get_ref().as_ref())),
+                            _ => false,
+                        };
+                        if !cred.secret().is_given() && !inline {
                             src.error(
                                 Code::InvalidValue,
                                 Some(k.span()),
@@ -108,6 +114,26 @@ pub fn parse(src: &mut Source, known_ids: &[String]) -> Option<Inventory> {
     let spans = Spans { lab: diag::get(root.get_ref(), "lab").cloned(), zones, hosts, resources, applications, flows, attestations };
     validate(src, &inv, &spans, known_ids);
     Some(inv)
+}
+
+/// The readable part of an invalid `[lab]`: valid scope entries only.
+fn lenient_lab(v: &Spanned<DeValue<'_>>) -> Lab {
+    let DeValue::Table(t) = v.get_ref() else {
+        return Lab { name: String::new(), option: None, domain: None, dns: vec![], scope: vec![] };
+    };
+    let strings = |key: &str| -> Vec<String> {
+        match diag::get(t, key).map(|v| v.get_ref()) {
+            Some(DeValue::Array(a)) => a.iter().filter_map(|x| x.get_ref().as_str().map(str::to_string)).collect(),
+            _ => vec![],
+        }
+    };
+    Lab {
+        name: diag::get(t, "name").and_then(|v| v.get_ref().as_str()).unwrap_or_default().to_string(),
+        option: None,
+        domain: None,
+        dns: strings("dns").iter().filter_map(|s| s.parse().ok()).collect(),
+        scope: strings("scope").iter().filter_map(|s| parse_net(s).ok()).collect(),
+    }
 }
 
 /// Each item with the spanned value it came from, for positions.
