@@ -1,0 +1,110 @@
+//! Shared helpers for the integration tests: run the real binary, start real
+//! servers from Debian packages on loopback, fail loudly when one is missing.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn labcheck(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_labcheck"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("LANG")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .output()
+        .expect("run labcheck")
+}
+
+pub fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited normally")
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A binary the test needs; a missing one fails the test with the fix.
+pub fn require(bin: &str, package: &str) -> PathBuf {
+    let p = PathBuf::from(bin);
+    assert!(
+        p.exists(),
+        "{bin} is missing: this test needs the Debian package `{package}` (the README test command installs it: scripts/test)"
+    );
+    p
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn wait_port(port: u16, child: &mut Child, what: &str) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited before listening on {port}: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what} did not listen on 127.0.0.1:{port} within 10s");
+}
+
+/// A server process killed (by its own PID) when the test ends.
+pub struct Server(pub Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A real OpenSSH server on 127.0.0.1:port.
+pub fn start_sshd(dir: &Path, port: u16) -> Server {
+    let sshd = require("/usr/sbin/sshd", "openssh-server");
+    let key = dir.join("hostkey");
+    let st = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).status().expect("ssh-keygen");
+    assert!(st.success());
+    let conf = dir.join("sshd_config");
+    std::fs::write(
+        &conf,
+        format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nUsePAM no\nStrictModes no\nPasswordAuthentication no\nPermitRootLogin no\n",
+            key.display(),
+            dir.join("sshd.pid").display()
+        ),
+    )
+    .unwrap();
+    // sshd refuses to start without its privilege-separation directory.
+    let _ = std::fs::create_dir_all("/run/sshd");
+    let mut child = Command::new(sshd).arg("-D").arg("-e").arg("-f").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start sshd");
+    wait_port(port, &mut child, "sshd");
+    Server(child)
+}
+
+/// A real nginx on 127.0.0.1:port.
+pub fn start_nginx(dir: &Path, port: u16) -> Server {
+    let nginx = require("/usr/sbin/nginx", "nginx-light");
+    let conf = dir.join("nginx.conf");
+    let d = dir.display();
+    std::fs::write(
+        &conf,
+        format!(
+            "daemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"hello\"; }} }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(nginx).arg("-p").arg(dir).arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start nginx");
+    wait_port(port, &mut child, "nginx");
+    Server(child)
+}
