@@ -22,7 +22,9 @@ pub enum AuditError {
     Invalid(Diagnostics),
     #[error("unknown requirement id(s) in --only: {ids} (see `labcheck profiles list`)")]
     UnknownOnly { ids: String },
-    #[error("the inventory is for option `{inventory}` but the profile is `{profile}`; pass --profile {inventory} or fix [lab] option")]
+    #[error(
+        "the inventory is for option `{inventory}` but the profile is `{profile}`; pass --profile {inventory} or fix [lab] option"
+    )]
     OptionMismatch { inventory: String, profile: String },
 }
 
@@ -37,6 +39,8 @@ pub struct AuditOptions {
     pub concurrency: usize,
     /// Only these requirement ids (and groups made only of them).
     pub only: Vec<String>,
+    /// SSH: accept and record unknown host keys instead of refusing the host.
+    pub trust_on_first_use: bool,
     pub progress: Option<Progress>,
 }
 
@@ -50,6 +54,7 @@ impl Default for AuditOptions {
             timeout: r.timeout,
             concurrency: r.concurrency,
             only: vec![],
+            trust_on_first_use: false,
             progress: None,
         }
     }
@@ -77,9 +82,18 @@ pub fn load_inputs(opts: &AuditOptions) -> Result<(Profile, Inventory), AuditErr
         Some(p) => (peek_option(p), Some(p.clone())),
         None => (None, None),
     };
-    let profile_spec = opts.profile.clone().or(inventory_option.clone()).unwrap_or_else(|| "sisr".into());
+    let profile_spec = opts
+        .profile
+        .clone()
+        .or(inventory_option.clone())
+        .unwrap_or_else(|| "sisr".into());
     let mut profile = profile::load(&profile_spec).map_err(AuditError::Invalid)?;
-    let ids: Vec<String> = profile.requirements.iter().map(|r| r.id.clone()).chain(embedded_ids()).collect();
+    let ids: Vec<String> = profile
+        .requirements
+        .iter()
+        .map(|r| r.id.clone())
+        .chain(embedded_ids())
+        .collect();
     let inventory = match &inv_path {
         Some(p) => inventory::load(p, &ids).map_err(AuditError::Invalid)?,
         None => inventory::local_default(&profile.id),
@@ -88,12 +102,25 @@ pub fn load_inputs(opts: &AuditOptions) -> Result<(Profile, Inventory), AuditErr
         && profile::SELECTABLE.contains(&spec.as_str())
         && inv_opt != spec
     {
-        return Err(AuditError::OptionMismatch { inventory: inv_opt.clone(), profile: spec.clone() });
+        return Err(AuditError::OptionMismatch {
+            inventory: inv_opt.clone(),
+            profile: spec.clone(),
+        });
     }
     if !opts.only.is_empty() {
-        let unknown: Vec<&String> = opts.only.iter().filter(|id| profile.requirement(id).is_none() && profile.group(id).is_none()).collect();
+        let unknown: Vec<&String> = opts
+            .only
+            .iter()
+            .filter(|id| profile.requirement(id).is_none() && profile.group(id).is_none())
+            .collect();
         if !unknown.is_empty() {
-            return Err(AuditError::UnknownOnly { ids: unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ") });
+            return Err(AuditError::UnknownOnly {
+                ids: unknown
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
         }
         restrict(&mut profile, &opts.only);
     }
@@ -109,7 +136,9 @@ fn restrict(profile: &mut Profile, only: &[String]) {
         }
     }
     profile.requirements.retain(|r| keep.contains(&r.id));
-    profile.groups.retain(|g| only.contains(&g.id) || g.members.iter().all(|m| keep.contains(m)));
+    profile
+        .groups
+        .retain(|g| only.contains(&g.id) || g.members.iter().all(|m| keep.contains(m)));
 }
 
 /// The `[lab] option` of an inventory, read leniently before full validation.
@@ -126,13 +155,29 @@ pub async fn run(opts: AuditOptions) -> Result<AuditReport, AuditError> {
 }
 
 /// Runs an audit of already loaded inputs (the daemon keeps them loaded).
-pub async fn run_loaded(profile: &Profile, inventory: &Inventory, opts: &AuditOptions) -> AuditReport {
+pub async fn run_loaded(
+    profile: &Profile,
+    inventory: &Inventory,
+    opts: &AuditOptions,
+) -> AuditReport {
     let catalog = Arc::new(Catalog::embedded());
     let started_at = jiff::Timestamp::now();
     let clock = Instant::now();
     let plan = plan::build(inventory, &catalog);
-    let cfg = RunnerConfig { timeout: opts.timeout, concurrency: opts.concurrency, ..RunnerConfig::default() };
-    let facts = probe::run(&plan, catalog.clone(), cfg, opts.progress.clone()).await;
+    let cfg = RunnerConfig {
+        timeout: opts.timeout,
+        concurrency: opts.concurrency,
+        trust_on_first_use: opts.trust_on_first_use,
+        ..RunnerConfig::default()
+    };
+    let facts = probe::run(
+        &plan,
+        Arc::new(inventory.clone()),
+        catalog.clone(),
+        cfg,
+        opts.progress.clone(),
+    )
+    .await;
     let evaluation = evaluate::evaluate(profile, inventory, &facts, &catalog, opts.lang);
     AuditReport::build(ReportInput {
         profile,

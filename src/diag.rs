@@ -9,8 +9,8 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
@@ -112,7 +112,13 @@ impl fmt::Display for Diagnostic {
         } else {
             write!(f, "{}: ", self.file.display())?;
         }
-        write!(f, "{sev}[{}/{}]: {}", self.code.as_str(), self.code.name(), self.message)?;
+        write!(
+            f,
+            "{sev}[{}/{}]: {}",
+            self.code.as_str(),
+            self.code.name(),
+            self.message
+        )?;
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {hint}")?;
         }
@@ -129,7 +135,10 @@ impl Diagnostics {
         self.0.iter().any(|d| d.severity == Severity::Error)
     }
     pub fn errors(&self) -> usize {
-        self.0.iter().filter(|d| d.severity == Severity::Error).count()
+        self.0
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
     }
     pub fn extend(&mut self, other: Diagnostics) {
         self.0.extend(other.0);
@@ -154,7 +163,11 @@ pub struct Source {
 
 impl Source {
     pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
-        Source { path: path.into(), text: text.into(), diags: Diagnostics::default() }
+        Source {
+            path: path.into(),
+            text: text.into(),
+            diags: Diagnostics::default(),
+        }
     }
 
     /// Reads a file; an unreadable file is a diagnostic, not a panic.
@@ -188,7 +201,14 @@ impl Source {
         (line, column)
     }
 
-    pub fn push(&mut self, sev: Severity, code: Code, span: Option<Range<usize>>, msg: String, hint: Option<String>) {
+    pub fn push(
+        &mut self,
+        sev: Severity,
+        code: Code,
+        span: Option<Range<usize>>,
+        msg: String,
+        hint: Option<String>,
+    ) {
         let (line, column) = match span {
             Some(s) => self.line_col(s.start),
             None => (0, 0),
@@ -204,11 +224,23 @@ impl Source {
         });
     }
 
-    pub fn error(&mut self, code: Code, span: Option<Range<usize>>, msg: impl Into<String>, hint: Option<String>) {
+    pub fn error(
+        &mut self,
+        code: Code,
+        span: Option<Range<usize>>,
+        msg: impl Into<String>,
+        hint: Option<String>,
+    ) {
         self.push(Severity::Error, code, span, msg.into(), hint);
     }
 
-    pub fn warning(&mut self, code: Code, span: Option<Range<usize>>, msg: impl Into<String>, hint: Option<String>) {
+    pub fn warning(
+        &mut self,
+        code: Code,
+        span: Option<Range<usize>>,
+        msg: impl Into<String>,
+        hint: Option<String>,
+    ) {
         self.push(Severity::Warning, code, span, msg.into(), hint);
     }
 
@@ -230,10 +262,15 @@ impl Source {
 
     /// Deserializes one value, reporting unknown keys and type errors with
     /// their position. Returns `None` when the value cannot be used.
-    pub fn deserialize<T: DeserializeOwned>(&mut self, value: &Spanned<DeValue<'_>>, what: &str) -> Option<T> {
+    pub fn deserialize<T: DeserializeOwned>(
+        &mut self,
+        value: &Spanned<DeValue<'_>>,
+        what: &str,
+    ) -> Option<T> {
         let mut unknown: Vec<String> = Vec::new();
         let de = ValueDeserializer::from(value.clone());
-        let result: Result<T, _> = serde_ignored::deserialize(de, |path| unknown.push(path.to_string()));
+        let result: Result<T, _> =
+            serde_ignored::deserialize(de, |path| unknown.push(path.to_string()));
         for key in unknown {
             let leaf = key.rsplit('.').next().unwrap_or(&key);
             if crate::inventory::secret::INLINE_SECRET_KEYS.contains(&leaf) {
@@ -246,14 +283,21 @@ impl Source {
                 Code::UnknownKey,
                 span,
                 format!("unknown key `{key}` in {what}"),
-                Some(format!("remove `{leaf}` or check its spelling against the documented format")),
+                Some(format!(
+                    "remove `{leaf}` or check its spelling against the documented format"
+                )),
             );
         }
         match result {
             Ok(v) => Some(v),
             Err(e) => {
                 let span = e.span().or_else(|| Some(value.span()));
-                self.error(Code::InvalidValue, span, format!("{what}: {}", first_line(e.message())), None);
+                self.error(
+                    Code::InvalidValue,
+                    span,
+                    format!("{what}: {}", first_line(e.message())),
+                    None,
+                );
                 None
             }
         }
@@ -261,7 +305,15 @@ impl Source {
 }
 
 fn file_diag(path: &Path, code: Code, message: String, hint: Option<String>) -> Diagnostic {
-    Diagnostic { severity: Severity::Error, code, file: path.to_path_buf(), line: 0, column: 0, message, hint }
+    Diagnostic {
+        severity: Severity::Error,
+        code,
+        file: path.to_path_buf(),
+        line: 0,
+        column: 0,
+        message,
+        hint,
+    }
 }
 
 fn first_line(s: &str) -> String {
@@ -299,18 +351,26 @@ pub fn span_at(root: &Spanned<DeValue<'_>>, path: &str) -> Option<Range<usize>> 
 
 /// The span of a key (not its value) directly inside a table.
 pub fn key_span(table: &DeTable<'_>, key: &str) -> Option<Range<usize>> {
-    table.iter().find(|(k, _)| k.get_ref().as_ref() == key).map(|(k, _)| k.span())
+    table
+        .iter()
+        .find(|(k, _)| k.get_ref().as_ref() == key)
+        .map(|(k, _)| k.span())
 }
 
 /// The value of a key directly inside a table.
 pub fn get<'a, 't>(table: &'a DeTable<'t>, key: &str) -> Option<&'a Spanned<DeValue<'t>>> {
-    table.iter().find(|(k, _)| k.get_ref().as_ref() == key).map(|(_, v)| v)
+    table
+        .iter()
+        .find(|(k, _)| k.get_ref().as_ref() == key)
+        .map(|(_, v)| v)
 }
 
 /// The span of a value inside a table, or of the table itself.
 pub fn value_span(table: &Spanned<DeValue<'_>>, key: &str) -> Range<usize> {
     match table.get_ref() {
-        DeValue::Table(t) => get(t, key).map(|v| v.span()).unwrap_or_else(|| table.span()),
+        DeValue::Table(t) => get(t, key)
+            .map(|v| v.span())
+            .unwrap_or_else(|| table.span()),
         _ => table.span(),
     }
 }
@@ -349,11 +409,16 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_type_errors_are_all_reported() {
-        let mut s = Source::new("x.toml", "[[item]]\nname = \"a\"\nport = 1\nprot = 2\n[[item]]\nname = \"b\"\nport = \"x\"\n");
+        let mut s = Source::new(
+            "x.toml",
+            "[[item]]\nname = \"a\"\nport = 1\nprot = 2\n[[item]]\nname = \"b\"\nport = \"x\"\n",
+        );
         let text = s.text.clone();
         let root = s.parse(&text).unwrap();
         let items = get(root.get_ref(), "item").unwrap().clone();
-        let DeValue::Array(arr) = items.into_inner() else { panic!() };
+        let DeValue::Array(arr) = items.into_inner() else {
+            panic!()
+        };
         let mut ok = 0;
         for it in &arr {
             if s.deserialize::<Item>(it, "item").is_some() {
@@ -363,7 +428,10 @@ mod tests {
         assert_eq!(ok, 1);
         let d = &s.diags.0;
         assert_eq!(d.len(), 2, "{d:?}");
-        assert_eq!((d[0].code, d[0].line, d[0].column), (Code::UnknownKey, 4, 1));
+        assert_eq!(
+            (d[0].code, d[0].line, d[0].column),
+            (Code::UnknownKey, 4, 1)
+        );
         assert_eq!((d[1].code, d[1].line), (Code::InvalidValue, 7));
     }
 }

@@ -11,13 +11,21 @@ pub fn parse(s: &str) -> Result<Duration, String> {
     let mut total = Duration::ZERO;
     let mut rest = t;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
-            return Err(format!("`{s}` is not a duration (expected e.g. 2s, 500ms, 15m, 36h, 7d)"));
+            return Err(format!(
+                "`{s}` is not a duration (expected e.g. 2s, 500ms, 15m, 36h, 7d)"
+            ));
         }
-        let n: u64 = rest[..digits].parse().map_err(|_| format!("`{s}`: number too large"))?;
+        let n: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("`{s}`: number too large"))?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = rest[..unit_len].trim();
         rest = &rest[unit_len..];
         let secs = |k: u64| n.checked_mul(k).map(Duration::from_secs);
@@ -29,7 +37,11 @@ pub fn parse(s: &str) -> Result<Duration, String> {
             "d" => secs(86_400),
             "w" => secs(7 * 86_400),
             "" => return Err(format!("`{s}`: missing unit (ms, s, m, h, d, w)")),
-            other => return Err(format!("`{s}`: unknown unit `{other}` (use ms, s, m, h, d or w)")),
+            other => {
+                return Err(format!(
+                    "`{s}`: unknown unit `{other}` (use ms, s, m, h, d or w)"
+                ));
+            }
         };
         total = part
             .and_then(|p| total.checked_add(p))

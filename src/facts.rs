@@ -24,7 +24,11 @@ impl Facts {
     }
     /// Every fact with the host it belongs to (`None` for lab-wide facts).
     pub fn all(&self) -> impl Iterator<Item = (Option<&HostFacts>, &Fact)> {
-        self.lab.iter().map(|f| (None, f)).chain(self.hosts.iter().flat_map(|h| h.facts.iter().map(move |f| (Some(h), f))))
+        self.lab.iter().map(|f| (None, f)).chain(
+            self.hosts
+                .iter()
+                .flat_map(|h| h.facts.iter().map(move |f| (Some(h), f))),
+        )
     }
 }
 
@@ -40,7 +44,13 @@ pub struct HostFacts {
 
 impl HostFacts {
     pub fn new(name: impl Into<String>, address: IpAddr) -> Self {
-        HostFacts { name: name.into(), address, reachability: Reachability::NotProbed, ports: vec![], facts: vec![] }
+        HostFacts {
+            name: name.into(),
+            address,
+            reachability: Reachability::NotProbed,
+            ports: vec![],
+            facts: vec![],
+        }
     }
     pub fn is_up(&self) -> bool {
         matches!(self.reachability, Reachability::Up)
@@ -146,15 +156,40 @@ pub enum FactKind {
     },
     /// A capability observed present or, explicitly, absent (e.g. a
     /// Prometheus with zero alert rules: `monitoring.alerts` absent).
-    Capability { name: String, present: bool, detail: String },
+    Capability {
+        name: String,
+        present: bool,
+        detail: String,
+    },
     /// Age of the latest backup of a backup tool.
-    BackupAge { tool: String, age_secs: u64, detail: String },
+    BackupAge {
+        tool: String,
+        age_secs: u64,
+        detail: String,
+    },
     /// A declared flow tested from a vantage host.
-    Flow { from: String, to: String, expect_allow: bool, open: Option<bool>, detail: String },
+    Flow {
+        from: String,
+        to: String,
+        expect_allow: bool,
+        open: Option<bool>,
+        detail: String,
+    },
     /// A declared secured resource tried anonymously and with its account.
-    Resource { name: String, anonymous_refused: Option<bool>, account_accepted: Option<bool>, detail: String },
+    Resource {
+        name: String,
+        anonymous_refused: Option<bool>,
+        account_accepted: Option<bool>,
+        detail: String,
+    },
     /// A declared application checked over the network.
-    Application { name: String, tls: bool, auth_required: bool, api_answers: bool, detail: String },
+    Application {
+        name: String,
+        tls: bool,
+        auth_required: bool,
+        api_answers: bool,
+        detail: String,
+    },
     /// A probe could not complete an in-host or credentialed check.
     CannotCheck { what: String, reason: String },
 }

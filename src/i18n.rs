@@ -15,7 +15,11 @@ impl Lang {
     /// From a locale such as `fr_FR.UTF-8` (the `LANG` convention): French
     /// for any `fr*` locale, English otherwise.
     pub fn from_locale(locale: &str) -> Lang {
-        if locale.to_ascii_lowercase().starts_with("fr") { Lang::Fr } else { Lang::En }
+        if locale.to_ascii_lowercase().starts_with("fr") {
+            Lang::Fr
+        } else {
+            Lang::En
+        }
     }
 
     /// From `LC_ALL`, `LC_MESSAGES`, then `LANG`, as POSIX orders them.
@@ -47,7 +51,10 @@ pub struct Text {
 
 impl Text {
     pub fn new(en: impl Into<String>, fr: impl Into<String>) -> Self {
-        Text { en: en.into(), fr: fr.into() }
+        Text {
+            en: en.into(),
+            fr: fr.into(),
+        }
     }
     pub fn get(&self, lang: Lang) -> &str {
         match lang {

@@ -4,19 +4,19 @@
 //! [`facts`] → [`evaluate`] → [`report`]. Probes observe, the evaluator
 //! judges, reporters format.
 
+pub mod audit;
 pub mod capability;
+pub mod catalog;
 pub mod diag;
 pub mod duration;
+pub mod evaluate;
+pub mod explain;
+pub mod facts;
 pub mod i18n;
 pub mod inventory;
-pub mod profile;
-pub mod catalog;
-pub mod facts;
 pub mod plan;
 pub mod probe;
-pub mod untrusted;
-pub mod evaluate;
+pub mod profile;
 pub mod report;
-pub mod audit;
-pub mod explain;
+pub mod untrusted;
 pub mod validate;

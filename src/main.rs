@@ -135,15 +135,24 @@ fn init_logs(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }
 
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Audit(args) => run_audit(args),
         Command::Validate { files } => Ok(run_validate(&files)),
-        Command::Profiles { what, profile, lang } => run_profiles(what, &profile, lang.unwrap_or_else(Lang::from_env)),
+        Command::Profiles {
+            what,
+            profile,
+            lang,
+        } => run_profiles(what, &profile, lang.unwrap_or_else(Lang::from_env)),
     }
 }
 
@@ -164,13 +173,21 @@ fn run_audit(args: AuditArgs) -> Result<u8> {
     let opts = AuditOptions {
         profile: args.profile.clone(),
         inventory: args.inventory.clone(),
-        lang: args.lang.unwrap_or_else(Lang::from_env),
+        // The exam's form is French whatever the interface language.
+        lang: match args.format {
+            Format::Attestation | Format::AttestationHtml => Lang::Fr,
+            _ => args.lang.unwrap_or_else(Lang::from_env),
+        },
         timeout: args.timeout,
         concurrency: usize::from(args.concurrency),
         only: args.only.clone(),
+        trust_on_first_use: false,
         progress,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     let report = match runtime.block_on(audit::run(opts)) {
         Ok(r) => r,
         Err(AuditError::Invalid(diags)) => {
@@ -180,10 +197,14 @@ fn run_audit(args: AuditArgs) -> Result<u8> {
         }
         Err(e) => bail!(e),
     };
-    let color = args.output.is_none() && args.format == Format::Text && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let color = args.output.is_none()
+        && args.format == Format::Text
+        && std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let rendered = report::render(&report, args.format, RenderOptions { color });
     match &args.output {
-        Some(path) => write_atomically(path, rendered.as_bytes()).with_context(|| format!("writing the report to {}", path.display()))?,
+        Some(path) => write_atomically(path, rendered.as_bytes())
+            .with_context(|| format!("writing the report to {}", path.display()))?,
         None => {
             let mut out = std::io::stdout().lock();
             // A closed pipe (labcheck … | head) is not an error worth a message.
@@ -199,14 +220,23 @@ fn run_audit(args: AuditArgs) -> Result<u8> {
 
 /// Refuses to write the report over one of the audit's own inputs.
 fn guard_output(out: &Path, args: &AuditArgs) -> Result<()> {
-    let inputs = [args.inventory.clone(), args.profile.clone().map(PathBuf::from)];
+    let inputs = [
+        args.inventory.clone(),
+        args.profile.clone().map(PathBuf::from),
+    ];
     for input in inputs.iter().flatten() {
         if same_file(out, input) {
-            bail!("--output {} is one of the audit's inputs; choose another file", out.display());
+            bail!(
+                "--output {} is one of the audit's inputs; choose another file",
+                out.display()
+            );
         }
     }
     if out.is_dir() {
-        bail!("--output {} is a directory; give a file name", out.display());
+        bail!(
+            "--output {} is a directory; give a file name",
+            out.display()
+        );
     }
     Ok(())
 }
@@ -221,8 +251,17 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// Writes through a temporary file in the same folder, then renames: an
 /// interrupted run never leaves a half-written report.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}.labcheck-tmp-{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("report"), std::process::id()));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.labcheck-tmp-{}",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("report"),
+        std::process::id()
+    ));
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
@@ -239,9 +278,21 @@ fn run_validate(files: &[PathBuf]) -> u8 {
         let warnings = diags.0.len() - diags.errors();
         let kind = kind.map(|k| k.as_str()).unwrap_or("file");
         if diags.errors() == 0 {
-            println!("{}: valid {kind}{}", f.display(), if warnings > 0 { format!(" ({warnings} warning(s))") } else { String::new() });
+            println!(
+                "{}: valid {kind}{}",
+                f.display(),
+                if warnings > 0 {
+                    format!(" ({warnings} warning(s))")
+                } else {
+                    String::new()
+                }
+            );
         } else {
-            println!("{}: invalid {kind}: {} error(s), {warnings} warning(s)", f.display(), diags.errors());
+            println!(
+                "{}: invalid {kind}: {} error(s), {warnings} warning(s)",
+                f.display(),
+                diags.errors()
+            );
         }
     }
     if errors > 0 { EXIT_USAGE } else { EXIT_CONFORM }
@@ -263,7 +314,10 @@ fn run_profiles(what: Option<ProfilesCmd>, spec: &str, lang: Lang) -> Result<u8>
         None | Some(ProfilesCmd::List) => print!("{}", explain::list(&p, lang)),
         Some(ProfilesCmd::Show { id }) => match explain::show(&p, &id, lang) {
             Some(text) => print!("{text}"),
-            None => bail!("no requirement or group `{id}` in profile `{}` (see `labcheck profiles list --profile {spec}`)", p.id),
+            None => bail!(
+                "no requirement or group `{id}` in profile `{}` (see `labcheck profiles list --profile {spec}`)",
+                p.id
+            ),
         },
         Some(ProfilesCmd::Capabilities) => unreachable!("handled above"),
     }

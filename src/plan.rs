@@ -43,8 +43,15 @@ pub fn build(inventory: &Inventory, catalog: &Catalog) -> Plan {
                 }
             }
             order_ports(&mut ports);
-            let skip = (!inventory.in_scope(h.address)).then(|| format!("{} is outside the declared scope", h.address));
-            HostPlan { name: h.name.clone(), address: h.address, tcp_ports: ports, local: h.local, skip }
+            let skip = (!inventory.in_scope(h.address))
+                .then(|| format!("{} is outside the declared scope", h.address));
+            HostPlan {
+                name: h.name.clone(),
+                address: h.address,
+                tcp_ports: ports,
+                local: h.local,
+                skip,
+            }
         })
         .collect();
     Plan { hosts }
@@ -52,12 +59,21 @@ pub fn build(inventory: &Inventory, catalog: &Catalog) -> Plan {
 
 /// Puts the telling ports first, keeping the rest in their order.
 pub fn order_ports(ports: &mut [u16]) {
-    ports.sort_by_key(|p| TELLING_PORTS.iter().position(|t| t == p).unwrap_or(usize::MAX));
+    ports.sort_by_key(|p| {
+        TELLING_PORTS
+            .iter()
+            .position(|t| t == p)
+            .unwrap_or(usize::MAX)
+    });
 }
 
 impl Plan {
     pub fn probe_count(&self) -> usize {
-        self.hosts.iter().filter(|h| h.skip.is_none()).map(|h| h.tcp_ports.len()).sum()
+        self.hosts
+            .iter()
+            .filter(|h| h.skip.is_none())
+            .map(|h| h.tcp_ports.len())
+            .sum()
     }
 }
 
@@ -74,10 +90,19 @@ mod tests {
         outside.address = "198.51.100.7".parse().unwrap();
         inv.hosts.push(outside);
         let plan = build(&inv, &Catalog::embedded());
-        assert_eq!(plan.hosts[0].tcp_ports.iter().filter(|p| **p == 22).count(), 1);
+        assert_eq!(
+            plan.hosts[0].tcp_ports.iter().filter(|p| **p == 22).count(),
+            1
+        );
         assert_eq!(plan.hosts[0].tcp_ports[0], 22, "telling ports first");
         assert!(plan.hosts[0].tcp_ports.contains(&7001));
         assert!(plan.hosts[0].skip.is_none());
-        assert!(plan.hosts[1].skip.as_deref().unwrap().contains("outside the declared scope"));
+        assert!(
+            plan.hosts[1]
+                .skip
+                .as_deref()
+                .unwrap()
+                .contains("outside the declared scope")
+        );
     }
 }

@@ -11,8 +11,7 @@ pub const MAX_QUOTE: usize = 200;
 pub fn quote(bytes: &[u8], max: usize) -> String {
     let text = String::from_utf8_lossy(bytes);
     let mut out = String::new();
-    let mut count = 0;
-    for c in text.chars() {
+    for (count, c) in text.chars().enumerate() {
         if count >= max {
             out.push('…');
             break;
@@ -24,17 +23,21 @@ pub fn quote(bytes: &[u8], max: usize) -> String {
             c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
             // Bidirectional overrides could make a banner read differently
             // from what it is.
-            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
             c => out.push(c),
         }
-        count += 1;
     }
     out
 }
 
 /// The first line of an answer, quoted: what a banner shows.
 pub fn first_line(bytes: &[u8], max: usize) -> String {
-    let end = bytes.iter().position(|b| *b == b'\n').unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .position(|b| *b == b'\n')
+        .unwrap_or(bytes.len());
     let line = &bytes[..end];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     quote(line, max)
@@ -60,6 +63,9 @@ mod tests {
 
     #[test]
     fn first_line_stops_at_newline() {
-        assert_eq!(first_line(b"SSH-2.0-OpenSSH_9.2p1\r\nmore", 100), "SSH-2.0-OpenSSH_9.2p1");
+        assert_eq!(
+            first_line(b"SSH-2.0-OpenSSH_9.2p1\r\nmore", 100),
+            "SSH-2.0-OpenSSH_9.2p1"
+        );
     }
 }

@@ -27,10 +27,18 @@ impl FileKind {
 /// Guesses the kind from the text: `[profile]` → profile, `[[product]]` or
 /// `[[probe]]` → catalog, anything else → inventory.
 pub fn kind_of(text: &str) -> FileKind {
-    let heads: Vec<&str> = text.lines().map(str::trim).filter(|l| l.starts_with('[')).collect();
-    if heads.iter().any(|l| l.starts_with("[profile]")) || heads.iter().any(|l| l.starts_with("[[requirement]]")) {
+    let heads: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with('['))
+        .collect();
+    if heads.iter().any(|l| l.starts_with("[profile]"))
+        || heads.iter().any(|l| l.starts_with("[[requirement]]"))
+    {
         FileKind::Profile
-    } else if heads.iter().any(|l| l.starts_with("[[product]]") || l.starts_with("[[probe]]") || l.starts_with("[[os_signal]]")) {
+    } else if heads.iter().any(|l| {
+        l.starts_with("[[product]]") || l.starts_with("[[probe]]") || l.starts_with("[[os_signal]]")
+    }) {
         FileKind::Catalog
     } else {
         FileKind::Inventory

@@ -14,7 +14,8 @@ use crate::diag::{self, Code, Diagnostics, Source};
 use crate::facts::{OsFamily, Strength};
 
 /// Catalog files shipped in the binary.
-pub const EMBEDDED: &[(&str, &str)] = &[("catalog/tcp.toml", include_str!("../../catalog/tcp.toml"))];
+pub const EMBEDDED: &[(&str, &str)] =
+    &[("catalog/tcp.toml", include_str!("../../catalog/tcp.toml"))];
 
 /// What to send on a fresh TCP connection (nothing: read the banner).
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -120,7 +121,8 @@ pub struct OsHint {
 impl Catalog {
     /// The embedded catalog. It is tested, so failing here is a build bug.
     pub fn embedded() -> Catalog {
-        let (cat, diags) = Catalog::load_sources(EMBEDDED.iter().map(|(p, t)| Source::new(*p, *t)).collect());
+        let (cat, diags) =
+            Catalog::load_sources(EMBEDDED.iter().map(|(p, t)| Source::new(*p, *t)).collect());
         assert!(!diags.has_errors(), "embedded catalog is invalid:\n{diags}");
         cat
     }
@@ -149,7 +151,12 @@ impl Catalog {
         for (k, _) in root.get_ref().iter() {
             let name = k.get_ref().as_ref();
             if !["probe", "product", "os_signal"].contains(&name) {
-                src.error(Code::UnknownKey, Some(k.span()), format!("unknown top-level key `{name}` in a catalog"), Some("a catalog has [[probe]], [[product]] and [[os_signal]]".into()));
+                src.error(
+                    Code::UnknownKey,
+                    Some(k.span()),
+                    format!("unknown top-level key `{name}` in a catalog"),
+                    Some("a catalog has [[probe]], [[product]] and [[os_signal]]".into()),
+                );
             }
         }
         for v in crate::profile::array(&root_value, "probe", src) {
@@ -157,48 +164,90 @@ impl Catalog {
                 if let Some(hex) = &p.send_hex
                     && decode_hex(hex).is_none()
                 {
-                    src.error(Code::InvalidValue, Some(diag::value_span(v, "send_hex")), format!("probe `{}`: send_hex is not hexadecimal", p.id), None);
+                    src.error(
+                        Code::InvalidValue,
+                        Some(diag::value_span(v, "send_hex")),
+                        format!("probe `{}`: send_hex is not hexadecimal", p.id),
+                        None,
+                    );
                 }
                 self.probes.push(p);
             }
         }
         let probe_ids: HashSet<String> = self.probes.iter().map(|p| p.id.clone()).collect();
         for v in crate::profile::array(&root_value, "product", src) {
-            let Some(def) = src.deserialize::<ProductDef>(v, "[[product]]") else { continue };
+            let Some(def) = src.deserialize::<ProductDef>(v, "[[product]]") else {
+                continue;
+            };
             let mut matches = Vec::new();
             for (i, m) in def.matches.iter().enumerate() {
                 let span = diag::span_at(v, &format!("match.{i}")).or(Some(v.span()));
                 if !probe_ids.contains(&m.probe) {
-                    src.error(Code::UnknownReference, span.clone(), format!("product `{}` matches on unknown probe `{}`", def.id, m.probe), None);
+                    src.error(
+                        Code::UnknownReference,
+                        span.clone(),
+                        format!(
+                            "product `{}` matches on unknown probe `{}`",
+                            def.id, m.probe
+                        ),
+                        None,
+                    );
                 }
                 match Regex::new(&m.pattern) {
                     Ok(r) => matches.push((m.clone(), r)),
-                    Err(e) => src.error(Code::InvalidPattern, span, format!("product `{}`: {}", def.id, first_line(&e.to_string())), None),
+                    Err(e) => src.error(
+                        Code::InvalidPattern,
+                        span,
+                        format!("product `{}`: {}", def.id, first_line(&e.to_string())),
+                        None,
+                    ),
                 }
             }
             for c in &def.capabilities {
                 if !crate::capability::is_known(c) {
-                    src.error(Code::UnknownReference, Some(diag::value_span(v, "capabilities")), format!("product `{}` provides unknown capability `{c}`", def.id), Some("see src/capability.rs for the vocabulary".into()));
+                    src.error(
+                        Code::UnknownReference,
+                        Some(diag::value_span(v, "capabilities")),
+                        format!("product `{}` provides unknown capability `{c}`", def.id),
+                        Some("see src/capability.rs for the vocabulary".into()),
+                    );
                 }
             }
             if self.products.iter().any(|p| p.def.id == def.id) {
-                src.error(Code::Duplicate, Some(diag::value_span(v, "id")), format!("product `{}` is declared twice", def.id), None);
+                src.error(
+                    Code::Duplicate,
+                    Some(diag::value_span(v, "id")),
+                    format!("product `{}` is declared twice", def.id),
+                    None,
+                );
             }
             self.products.push(Product { def, matches });
         }
         for v in crate::profile::array(&root_value, "os_signal", src) {
-            let Some(def) = src.deserialize::<OsSignalDef>(v, "[[os_signal]]") else { continue };
+            let Some(def) = src.deserialize::<OsSignalDef>(v, "[[os_signal]]") else {
+                continue;
+            };
             let unless = match def.unless.as_deref().map(Regex::new) {
                 None => None,
                 Some(Ok(r)) => Some(r),
                 Some(Err(e)) => {
-                    src.error(Code::InvalidPattern, Some(diag::value_span(v, "unless")), first_line(&e.to_string()), None);
+                    src.error(
+                        Code::InvalidPattern,
+                        Some(diag::value_span(v, "unless")),
+                        first_line(&e.to_string()),
+                        None,
+                    );
                     continue;
                 }
             };
             match Regex::new(&def.pattern) {
                 Ok(regex) => self.os_signals.push(OsSignal { def, regex, unless }),
-                Err(e) => src.error(Code::InvalidPattern, Some(diag::value_span(v, "pattern")), first_line(&e.to_string()), None),
+                Err(e) => src.error(
+                    Code::InvalidPattern,
+                    Some(diag::value_span(v, "pattern")),
+                    first_line(&e.to_string()),
+                    None,
+                ),
             }
         }
     }
@@ -208,20 +257,35 @@ impl Catalog {
     }
 
     pub fn product(&self, id: &str) -> Option<&ProductDef> {
-        self.products.iter().find(|p| p.def.id == id).map(|p| &p.def)
+        self.products
+            .iter()
+            .find(|p| p.def.id == id)
+            .map(|p| &p.def)
     }
 
     /// TCP ports some probe is declared for, in catalog order, deduplicated.
     pub fn tcp_ports(&self) -> Vec<u16> {
         let mut seen = HashSet::new();
-        self.probes.iter().flat_map(|p| p.ports.iter().copied()).filter(|p| seen.insert(*p)).collect()
+        self.probes
+            .iter()
+            .flat_map(|p| p.ports.iter().copied())
+            .filter(|p| seen.insert(*p))
+            .collect()
     }
 
     /// Probes to try on a port, most specific first. A port no probe claims
     /// gets the fallback probes (banner first, then generic requests).
     pub fn probes_for_port(&self, port: u16) -> Vec<&ProbeDef> {
-        let claimed: Vec<&ProbeDef> = self.probes.iter().filter(|p| p.ports.contains(&port)).collect();
-        if claimed.is_empty() { self.probes.iter().filter(|p| p.fallback).collect() } else { claimed }
+        let claimed: Vec<&ProbeDef> = self
+            .probes
+            .iter()
+            .filter(|p| p.ports.contains(&port))
+            .collect();
+        if claimed.is_empty() {
+            self.probes.iter().filter(|p| p.fallback).collect()
+        } else {
+            claimed
+        }
     }
 
     /// The first product whose fingerprint matches an answer.
@@ -232,8 +296,13 @@ impl Catalog {
                     continue;
                 }
                 if let Some(caps) = re.captures(answer) {
-                    let version = caps.name("version").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-                    return Some(Identified { product: &p.def, version });
+                    let version = caps
+                        .name("version")
+                        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+                    return Some(Identified {
+                        product: &p.def,
+                        version,
+                    });
                 }
             }
         }
@@ -250,7 +319,9 @@ impl Catalog {
                 s.regex.captures(answer).map(|c| OsHint {
                     family: s.def.family,
                     name: s.def.name.clone(),
-                    version: c.name("version").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+                    version: c
+                        .name("version")
+                        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
                     strength: s.def.strength,
                 })
             })
@@ -259,7 +330,10 @@ impl Catalog {
 
     /// Every capability some product provides (for documentation).
     pub fn capabilities(&self) -> HashSet<&str> {
-        self.products.iter().flat_map(|p| p.def.capabilities.iter().map(String::as_str)).collect()
+        self.products
+            .iter()
+            .flat_map(|p| p.def.capabilities.iter().map(String::as_str))
+            .collect()
     }
 }
 
@@ -270,7 +344,10 @@ impl ProbeDef {
             return decode_hex(hex).unwrap_or_default();
         }
         match &self.send {
-            Some(s) => s.replace("{address}", address).replace("{version}", env!("CARGO_PKG_VERSION")).into_bytes(),
+            Some(s) => s
+                .replace("{address}", address)
+                .replace("{version}", env!("CARGO_PKG_VERSION"))
+                .into_bytes(),
             None => Vec::new(),
         }
     }
@@ -281,11 +358,18 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
         return None;
     }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 fn first_line(s: &str) -> String {
-    s.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("").trim().to_string()
+    s.lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .to_string()
 }
 
 #[cfg(test)]

@@ -136,17 +136,34 @@ pub(crate) struct Finding {
 }
 
 /// Judges the facts. Pure: no I/O, same input → same output.
-pub fn evaluate(profile: &Profile, inventory: &Inventory, facts: &Facts, catalog: &Catalog, lang: Lang) -> Evaluation {
+pub fn evaluate(
+    profile: &Profile,
+    inventory: &Inventory,
+    facts: &Facts,
+    catalog: &Catalog,
+    lang: Lang,
+) -> Evaluation {
     let ctx = rules::Ctx::new(inventory, facts, catalog, lang);
-    let requirements: Vec<Verdict> = profile.requirements.iter().map(|r| judge(r, &ctx, inventory, lang)).collect();
+    let requirements: Vec<Verdict> = profile
+        .requirements
+        .iter()
+        .map(|r| judge(r, &ctx, inventory, lang))
+        .collect();
     let groups: Vec<GroupVerdict> = profile
         .groups
         .iter()
         .map(|g| {
-            let statuses: Vec<Status> =
-                g.members.iter().filter_map(|m| requirements.iter().find(|v| &v.id == m)).map(|v| v.status).collect();
+            let statuses: Vec<Status> = g
+                .members
+                .iter()
+                .filter_map(|m| requirements.iter().find(|v| &v.id == m))
+                .map(|v| v.status)
+                .collect();
             let met = statuses.iter().filter(|s| s.is_met()).count();
-            let open = statuses.iter().filter(|s| **s == Status::CannotVerify).count();
+            let open = statuses
+                .iter()
+                .filter(|s| **s == Status::CannotVerify)
+                .count();
             let status = if met >= g.needed {
                 Status::Conform
             } else if met + open >= g.needed {
@@ -164,7 +181,12 @@ pub fn evaluate(profile: &Profile, inventory: &Inventory, facts: &Facts, catalog
             }
         })
         .collect();
-    let mandatory = profile.requirements.iter().filter(|r| r.mandatory).filter_map(|r| requirements.iter().find(|v| v.id == r.id)).map(|v| v.status);
+    let mandatory = profile
+        .requirements
+        .iter()
+        .filter(|r| r.mandatory)
+        .filter_map(|r| requirements.iter().find(|v| v.id == r.id))
+        .map(|v| v.status);
     let all: Vec<Status> = mandatory.chain(groups.iter().map(|g| g.status)).collect();
     let overall = if all.contains(&Status::NonConform) {
         Overall::NonConform
@@ -173,7 +195,11 @@ pub fn evaluate(profile: &Profile, inventory: &Inventory, facts: &Facts, catalog
     } else {
         Overall::Conform
     };
-    Evaluation { requirements, groups, overall }
+    Evaluation {
+        requirements,
+        groups,
+        overall,
+    }
 }
 
 fn judge(req: &Requirement, ctx: &rules::Ctx<'_>, inventory: &Inventory, lang: Lang) -> Verdict {
@@ -199,11 +225,23 @@ fn judge(req: &Requirement, ctx: &rules::Ctx<'_>, inventory: &Inventory, lang: L
         evidence.push(Evidence {
             host: None,
             probe: "attestation".into(),
-            observed: tr!(lang, "attested by {} on {}: {}", "attesté par {} le {} : {}", a.by, a.date, a.evidence),
+            observed: tr!(
+                lang,
+                "attested by {} on {}: {}",
+                "attesté par {} le {} : {}",
+                a.by,
+                a.date,
+                a.evidence
+            ),
         });
     }
     let explanation = if status == Status::Attested {
-        tr!(lang, "{} Attested instead.", "{} Attesté à la place.", finding.explanation)
+        tr!(
+            lang,
+            "{} Attested instead.",
+            "{} Attesté à la place.",
+            finding.explanation
+        )
     } else {
         finding.explanation
     };

@@ -18,14 +18,32 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(inventory: &'a Inventory, facts: &'a Facts, catalog: &'a Catalog, lang: Lang) -> Self {
-        Ctx { inventory, facts, catalog, lang }
+    pub fn new(
+        inventory: &'a Inventory,
+        facts: &'a Facts,
+        catalog: &'a Catalog,
+        lang: Lang,
+    ) -> Self {
+        Ctx {
+            inventory,
+            facts,
+            catalog,
+            lang,
+        }
     }
 
     pub fn apply(&self, rule: &Rule) -> Finding {
         match rule {
-            Rule::Capability { any, all, partial, on_missing } => self.capability(any, all, partial, *on_missing),
-            Rule::TwoOs { min_families, open_source } => self.two_os(*min_families, *open_source),
+            Rule::Capability {
+                any,
+                all,
+                partial,
+                on_missing,
+            } => self.capability(any, all, partial, *on_missing),
+            Rule::TwoOs {
+                min_families,
+                open_source,
+            } => self.two_os(*min_families, *open_source),
             Rule::Backup { any, max_age } => self.backup(any, max_age),
             Rule::HostsReachable { min } => self.hosts_reachable(*min),
             Rule::Perimeters { min_zones } => self.perimeters(*min_zones),
@@ -33,7 +51,11 @@ impl<'a> Ctx<'a> {
             Rule::Applications { min } => self.applications(*min),
             Rule::Attest => finding(
                 Status::CannotVerify,
-                tr!(self.lang, "Only an attestation can establish this.", "Seule une attestation peut l'établir."),
+                tr!(
+                    self.lang,
+                    "Only an attestation can establish this.",
+                    "Seule une attestation peut l'établir."
+                ),
                 vec![],
             ),
         }
@@ -44,10 +66,19 @@ impl<'a> Ctx<'a> {
         self.facts
             .all()
             .filter_map(|(h, f)| match &f.kind {
-                FactKind::Service { name, version, capabilities, .. } if capabilities.iter().any(|c| c == cap) => {
+                FactKind::Service {
+                    name,
+                    version,
+                    capabilities,
+                    ..
+                } if capabilities.iter().any(|c| c == cap) => {
                     Some(ev(h, f, service_text(name, version.as_deref(), f.port)))
                 }
-                FactKind::Capability { name, present: true, detail } if name == cap => Some(ev(h, f, detail.clone())),
+                FactKind::Capability {
+                    name,
+                    present: true,
+                    detail,
+                } if name == cap => Some(ev(h, f, detail.clone())),
                 _ => None,
             })
             .collect()
@@ -58,7 +89,11 @@ impl<'a> Ctx<'a> {
         self.facts
             .all()
             .filter_map(|(h, f)| match &f.kind {
-                FactKind::Capability { name, present: false, detail } if name == cap => Some(ev(h, f, detail.clone())),
+                FactKind::Capability {
+                    name,
+                    present: false,
+                    detail,
+                } if name == cap => Some(ev(h, f, detail.clone())),
                 _ => None,
             })
             .collect()
@@ -93,33 +128,62 @@ impl<'a> Ctx<'a> {
         let mut out = Vec::new();
         for h in &self.facts.hosts {
             match &h.reachability {
-                Reachability::Unreachable { reason } => out.push(tr!(self.lang, "{} did not answer ({})", "{} n'a pas répondu ({})", h.name, reason)),
-                Reachability::NotProbed => out.push(tr!(self.lang, "{} was not probed", "{} n'a pas été sondé", h.name)),
+                Reachability::Unreachable { reason } => out.push(tr!(
+                    self.lang,
+                    "{} did not answer ({})",
+                    "{} n'a pas répondu ({})",
+                    h.name,
+                    reason
+                )),
+                Reachability::NotProbed => out.push(tr!(
+                    self.lang,
+                    "{} was not probed",
+                    "{} n'a pas été sondé",
+                    h.name
+                )),
                 Reachability::Up => {
                     let uncertain: Vec<String> = h
                         .ports
                         .iter()
                         .filter(|p| relevant.contains(&p.port))
                         .filter(|p| match &p.outcome {
-                            Outcome::Timeout | Outcome::ProtocolError(_) | Outcome::Unreachable(_) => true,
+                            Outcome::Timeout
+                            | Outcome::ProtocolError(_)
+                            | Outcome::Unreachable(_) => true,
                             Outcome::Open => p.product.is_none(),
                             _ => false,
                         })
                         .map(|p| format!("{}/{} ({})", p.port, p.proto.as_str(), p.outcome.label()))
                         .collect();
                     if !uncertain.is_empty() {
-                        out.push(tr!(self.lang, "{}: {}", "{} : {}", h.name, uncertain.join(", ")));
+                        out.push(tr!(
+                            self.lang,
+                            "{}: {}",
+                            "{} : {}",
+                            h.name,
+                            uncertain.join(", ")
+                        ));
                     }
                 }
             }
         }
         if self.facts.hosts.is_empty() {
-            out.push(tr!(self.lang, "no host was audited", "aucun hôte n'a été audité"));
+            out.push(tr!(
+                self.lang,
+                "no host was audited",
+                "aucun hôte n'a été audité"
+            ));
         }
         out
     }
 
-    fn capability(&self, any: &[String], all: &[String], partial: &[String], on_missing: OnMissing) -> Finding {
+    fn capability(
+        &self,
+        any: &[String],
+        all: &[String],
+        partial: &[String],
+        on_missing: OnMissing,
+    ) -> Finding {
         let lang = self.lang;
         let mut evidence = Vec::new();
         let mut missing = Vec::new();
@@ -135,44 +199,101 @@ impl<'a> Ctx<'a> {
         evidence.extend(any_found);
         dedup(&mut evidence);
         if any_ok && missing.is_empty() {
-            let what = evidence.iter().map(|e| e.observed.clone()).collect::<Vec<_>>();
-            return finding(Status::Conform, tr!(lang, "Observed: {}.", "Observé : {}.", short_list(&what)), evidence);
+            let what = evidence
+                .iter()
+                .map(|e| e.observed.clone())
+                .collect::<Vec<_>>();
+            return finding(
+                Status::Conform,
+                tr!(lang, "Observed: {}.", "Observé : {}.", short_list(&what)),
+                evidence,
+            );
         }
-        let wanted: Vec<&str> = if any_ok { missing.clone() } else { any.iter().map(String::as_str).chain(missing.iter().copied()).collect() };
+        let wanted: Vec<&str> = if any_ok {
+            missing.clone()
+        } else {
+            any.iter()
+                .map(String::as_str)
+                .chain(missing.iter().copied())
+                .collect()
+        };
         // An explicit observation of absence decides.
         let negatives: Vec<Evidence> = wanted.iter().flat_map(|c| self.negatives(c)).collect();
         if !negatives.is_empty() {
-            let what = negatives.iter().map(|e| e.observed.clone()).collect::<Vec<_>>();
+            let what = negatives
+                .iter()
+                .map(|e| e.observed.clone())
+                .collect::<Vec<_>>();
             evidence.extend(negatives);
-            return finding(Status::NonConform, tr!(lang, "Observed missing: {}.", "Absence observée : {}.", short_list(&what)), evidence);
+            return finding(
+                Status::NonConform,
+                tr!(
+                    lang,
+                    "Observed missing: {}.",
+                    "Absence observée : {}.",
+                    short_list(&what)
+                ),
+                evidence,
+            );
         }
         let partial_ev: Vec<Evidence> = partial.iter().flat_map(|c| self.positives(c)).collect();
         evidence.extend(partial_ev);
         dedup(&mut evidence);
         let wanted_text = wanted.join(", ");
         if !evidence.is_empty() {
-            let what = evidence.iter().map(|e| e.observed.clone()).collect::<Vec<_>>();
+            let what = evidence
+                .iter()
+                .map(|e| e.observed.clone())
+                .collect::<Vec<_>>();
             return finding(
                 Status::CannotVerify,
-                tr!(lang, "Found {}, but {} was not proven.", "Trouvé {}, mais {} n'a pas été prouvé.", short_list(&what), wanted_text),
+                tr!(
+                    lang,
+                    "Found {}, but {} was not proven.",
+                    "Trouvé {}, mais {} n'a pas été prouvé.",
+                    short_list(&what),
+                    wanted_text
+                ),
                 evidence,
             );
         }
-        let caps: Vec<&str> = any.iter().chain(all).chain(partial).map(String::as_str).collect();
+        let caps: Vec<&str> = any
+            .iter()
+            .chain(all)
+            .chain(partial)
+            .map(String::as_str)
+            .collect();
         let gaps = self.gaps(&caps);
         if !gaps.is_empty() {
             return finding(
                 Status::CannotVerify,
-                tr!(lang, "Not found, but the scan was incomplete: {}.", "Non trouvé, mais l'exploration est incomplète : {}.", short_list(&gaps)),
+                tr!(
+                    lang,
+                    "Not found, but the scan was incomplete: {}.",
+                    "Non trouvé, mais l'exploration est incomplète : {}.",
+                    short_list(&gaps)
+                ),
                 vec![],
             );
         }
         match on_missing {
             OnMissing::NonConform => {
-                let hosts = self.facts.hosts.iter().map(|h| h.name.as_str()).collect::<Vec<_>>().join(", ");
+                let hosts = self
+                    .facts
+                    .hosts
+                    .iter()
+                    .map(|h| h.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 finding(
                     Status::NonConform,
-                    tr!(lang, "No {} found on the audited hosts ({}).", "Aucun élément {} trouvé sur les hôtes audités ({}).", wanted_text, hosts),
+                    tr!(
+                        lang,
+                        "No {} found on the audited hosts ({}).",
+                        "Aucun élément {} trouvé sur les hôtes audités ({}).",
+                        wanted_text,
+                        hosts
+                    ),
                     vec![],
                 )
             }
@@ -201,23 +322,59 @@ impl<'a> Ctx<'a> {
                 }
                 HostOs::Probable(fam, evs) => {
                     evidence.extend(evs);
-                    unsure.push(tr!(lang, "{} probably {} (one weak signal)", "{} probablement {} (un seul indice faible)", h.name, fam.as_str()));
+                    unsure.push(tr!(
+                        lang,
+                        "{} probably {} (one weak signal)",
+                        "{} probablement {} (un seul indice faible)",
+                        h.name,
+                        fam.as_str()
+                    ));
                 }
-                HostOs::Conflict(fams) => unsure.push(tr!(lang, "{}: conflicting signals ({})", "{} : indices contradictoires ({})", h.name, fams)),
-                HostOs::Unknown if h.is_up() => unsure.push(tr!(lang, "{}: OS unknown", "{} : OS inconnu", h.name)),
-                HostOs::Unknown => unsure.push(tr!(lang, "{} did not answer", "{} n'a pas répondu", h.name)),
+                HostOs::Conflict(fams) => unsure.push(tr!(
+                    lang,
+                    "{}: conflicting signals ({})",
+                    "{} : indices contradictoires ({})",
+                    h.name,
+                    fams
+                )),
+                HostOs::Unknown if h.is_up() => {
+                    unsure.push(tr!(lang, "{}: OS unknown", "{} : OS inconnu", h.name))
+                }
+                HostOs::Unknown => {
+                    unsure.push(tr!(lang, "{} did not answer", "{} n'a pas répondu", h.name))
+                }
             }
         }
         let families: Vec<OsFamily> = established.keys().copied().collect();
         let foss = families.iter().filter(|f| f.open_source()).count();
-        let fam_text = families.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ");
+        let fam_text = families
+            .iter()
+            .map(|f| f.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
         if families.len() >= min_families && foss >= open_source {
-            return finding(Status::Conform, tr!(lang, "Servers on {} OS families: {}.", "Serveurs sur {} familles d'OS : {}.", families.len(), fam_text), evidence);
+            return finding(
+                Status::Conform,
+                tr!(
+                    lang,
+                    "Servers on {} OS families: {}.",
+                    "Serveurs sur {} familles d'OS : {}.",
+                    families.len(),
+                    fam_text
+                ),
+                evidence,
+            );
         }
         if !unsure.is_empty() {
             return finding(
                 Status::CannotVerify,
-                tr!(lang, "Established OS families: [{}]; undecided: {}.", "Familles d'OS établies : [{}] ; indécis : {}.", fam_text, short_list(&unsure)),
+                tr!(
+                    lang,
+                    "Established OS families: [{}]; undecided: {}.",
+                    "Familles d'OS établies : [{}] ; indécis : {}.",
+                    fam_text,
+                    short_list(&unsure)
+                ),
                 evidence,
             );
         }
@@ -243,9 +400,24 @@ impl<'a> Ctx<'a> {
             .facts
             .all()
             .filter_map(|(h, f)| match &f.kind {
-                FactKind::BackupAge { tool, age_secs, detail } => {
+                FactKind::BackupAge {
+                    tool,
+                    age_secs,
+                    detail,
+                } => {
                     let age = crate::duration::human(std::time::Duration::from_secs(*age_secs));
-                    Some((ev(h, f, tr!(lang, "{tool}: latest backup {age} old ({detail})", "{tool} : dernière sauvegarde il y a {age} ({detail})")), *age_secs))
+                    Some((
+                        ev(
+                            h,
+                            f,
+                            tr!(
+                                lang,
+                                "{tool}: latest backup {age} old ({detail})",
+                                "{tool} : dernière sauvegarde il y a {age} ({detail})"
+                            ),
+                        ),
+                        *age_secs,
+                    ))
                 }
                 _ => None,
             })
@@ -254,12 +426,24 @@ impl<'a> Ctx<'a> {
         evidence.extend(ages.iter().map(|(e, _)| e.clone()));
         dedup(&mut evidence);
         if fresh {
-            return finding(Status::Conform, tr!(lang, "A backup younger than {max_age} exists.", "Une sauvegarde de moins de {max_age} existe."), evidence);
+            return finding(
+                Status::Conform,
+                tr!(
+                    lang,
+                    "A backup younger than {max_age} exists.",
+                    "Une sauvegarde de moins de {max_age} existe."
+                ),
+                evidence,
+            );
         }
         if !ages.is_empty() {
             return finding(
                 Status::NonConform,
-                tr!(lang, "Every latest backup is older than the limit of {max_age}.", "Toutes les dernières sauvegardes dépassent la limite de {max_age}."),
+                tr!(
+                    lang,
+                    "Every latest backup is older than the limit of {max_age}.",
+                    "Toutes les dernières sauvegardes dépassent la limite de {max_age}."
+                ),
                 evidence,
             );
         }
@@ -276,7 +460,11 @@ impl<'a> Ctx<'a> {
         }
         finding(
             Status::CannotVerify,
-            tr!(lang, "No backup solution seen from the network; backups are often visible only from inside a host.", "Aucune solution de sauvegarde vue depuis le réseau ; les sauvegardes ne sont souvent visibles que depuis l'hôte."),
+            tr!(
+                lang,
+                "No backup solution seen from the network; backups are often visible only from inside a host.",
+                "Aucune solution de sauvegarde vue depuis le réseau ; les sauvegardes ne sont souvent visibles que depuis l'hôte."
+            ),
             vec![],
         )
     }
@@ -287,21 +475,47 @@ impl<'a> Ctx<'a> {
         let down = self.facts.hosts.len() - up.len();
         let evidence: Vec<Evidence> = up
             .iter()
-            .map(|h| Evidence { host: Some(h.name.clone()), probe: "tcp".into(), observed: tr!(lang, "{} answers", "{} répond", h.address) })
+            .map(|h| Evidence {
+                host: Some(h.name.clone()),
+                probe: "tcp".into(),
+                observed: tr!(lang, "{} answers", "{} répond", h.address),
+            })
             .collect();
         if up.len() >= min {
-            return finding(Status::Conform, tr!(lang, "{} hosts answer on the network.", "{} hôtes répondent sur le réseau.", up.len()), evidence);
+            return finding(
+                Status::Conform,
+                tr!(
+                    lang,
+                    "{} hosts answer on the network.",
+                    "{} hôtes répondent sur le réseau.",
+                    up.len()
+                ),
+                evidence,
+            );
         }
         if up.len() + down >= min {
             return finding(
                 Status::CannotVerify,
-                tr!(lang, "Only {} of {} hosts answered (at least {} needed).", "Seulement {} hôtes sur {} ont répondu (au moins {} requis).", up.len(), self.facts.hosts.len(), min),
+                tr!(
+                    lang,
+                    "Only {} of {} hosts answered (at least {} needed).",
+                    "Seulement {} hôtes sur {} ont répondu (au moins {} requis).",
+                    up.len(),
+                    self.facts.hosts.len(),
+                    min
+                ),
                 evidence,
             );
         }
         finding(
             Status::NonConform,
-            tr!(lang, "{} host(s) audited; at least {} real machines are needed.", "{} hôte(s) audité(s) ; il faut au moins {} machines réelles.", self.facts.hosts.len(), min),
+            tr!(
+                lang,
+                "{} host(s) audited; at least {} real machines are needed.",
+                "{} hôte(s) audité(s) ; il faut au moins {} machines réelles.",
+                self.facts.hosts.len(),
+                min
+            ),
             evidence,
         )
     }
@@ -312,21 +526,38 @@ impl<'a> Ctx<'a> {
         if zones < min_zones {
             return finding(
                 Status::NonConform,
-                tr!(lang, "The inventory declares {} zone(s); at least {} perimeters are needed.", "L'inventaire déclare {} zone(s) ; il faut au moins {} périmètres.", zones, min_zones),
+                tr!(
+                    lang,
+                    "The inventory declares {} zone(s); at least {} perimeters are needed.",
+                    "L'inventaire déclare {} zone(s) ; il faut au moins {} périmètres.",
+                    zones,
+                    min_zones
+                ),
                 vec![],
             );
         }
         let mut evidence = Vec::new();
         let (mut blocked, mut leaks, mut unknown) = (0, Vec::new(), 0);
         for (h, f) in self.facts.all() {
-            if let FactKind::Flow { from, to, expect_allow, open, detail } = &f.kind {
+            if let FactKind::Flow {
+                from,
+                to,
+                expect_allow,
+                open,
+                detail,
+            } = &f.kind
+            {
                 let verb = match open {
                     Some(true) => tr!(lang, "open", "ouvert"),
                     Some(false) => tr!(lang, "closed", "fermé"),
                     None => tr!(lang, "not tested", "non testé"),
                 };
                 let expect = if *expect_allow { "allow" } else { "deny" };
-                evidence.push(ev(h, f, format!("{from} → {to}: {verb} (expect {expect}) {detail}")));
+                evidence.push(ev(
+                    h,
+                    f,
+                    format!("{from} → {to}: {verb} (expect {expect}) {detail}"),
+                ));
                 match (expect_allow, open) {
                     (false, Some(false)) => blocked += 1,
                     (false, Some(true)) => leaks.push(format!("{from} → {to}")),
@@ -338,25 +569,54 @@ impl<'a> Ctx<'a> {
         if !leaks.is_empty() {
             return finding(
                 Status::NonConform,
-                tr!(lang, "Flows that should be denied are open: {}.", "Des flux qui devraient être refusés sont ouverts : {}.", leaks.join(", ")),
+                tr!(
+                    lang,
+                    "Flows that should be denied are open: {}.",
+                    "Des flux qui devraient être refusés sont ouverts : {}.",
+                    leaks.join(", ")
+                ),
                 evidence,
             );
         }
         if blocked > 0 && unknown == 0 {
             return finding(
                 Status::Conform,
-                tr!(lang, "{zones} zones; {blocked} forbidden flow(s) observed blocked.", "{zones} zones ; {blocked} flux interdit(s) observé(s) bloqué(s)."),
+                tr!(
+                    lang,
+                    "{zones} zones; {blocked} forbidden flow(s) observed blocked.",
+                    "{zones} zones ; {blocked} flux interdit(s) observé(s) bloqué(s)."
+                ),
                 evidence,
             );
         }
         let why = if self.inventory.flows.is_empty() {
-            tr!(lang, "no [[flow]] is declared to test the filtering", "aucun [[flow]] n'est déclaré pour tester le filtrage")
+            tr!(
+                lang,
+                "no [[flow]] is declared to test the filtering",
+                "aucun [[flow]] n'est déclaré pour tester le filtrage"
+            )
         } else if evidence.is_empty() {
-            tr!(lang, "the declared flows need SSH access to their vantage hosts", "les flux déclarés nécessitent un accès SSH à leurs hôtes de départ")
+            tr!(
+                lang,
+                "the declared flows need SSH access to their vantage hosts",
+                "les flux déclarés nécessitent un accès SSH à leurs hôtes de départ"
+            )
         } else {
-            tr!(lang, "not every declared flow could be tested", "tous les flux déclarés n'ont pas pu être testés")
+            tr!(
+                lang,
+                "not every declared flow could be tested",
+                "tous les flux déclarés n'ont pas pu être testés"
+            )
         };
-        finding(Status::CannotVerify, tr!(lang, "{zones} zones declared, but filtering is not proven: {why}.", "{zones} zones déclarées, mais le filtrage n'est pas prouvé : {why}."), evidence)
+        finding(
+            Status::CannotVerify,
+            tr!(
+                lang,
+                "{zones} zones declared, but filtering is not proven: {why}.",
+                "{zones} zones déclarées, mais le filtrage n'est pas prouvé : {why}."
+            ),
+            evidence,
+        )
     }
 
     fn secured_resources(&self) -> Finding {
@@ -364,14 +624,24 @@ impl<'a> Ctx<'a> {
         if self.inventory.resources.is_empty() {
             return finding(
                 Status::CannotVerify,
-                tr!(lang, "No [[resource]] is declared in the inventory.", "Aucune [[resource]] n'est déclarée dans l'inventaire."),
+                tr!(
+                    lang,
+                    "No [[resource]] is declared in the inventory.",
+                    "Aucune [[resource]] n'est déclarée dans l'inventaire."
+                ),
                 vec![],
             );
         }
         let mut evidence = Vec::new();
         let (mut proven, mut open) = (0, Vec::new());
         for (h, f) in self.facts.all() {
-            if let FactKind::Resource { name, anonymous_refused, account_accepted, detail } = &f.kind {
+            if let FactKind::Resource {
+                name,
+                anonymous_refused,
+                account_accepted,
+                detail,
+            } = &f.kind
+            {
                 evidence.push(ev(h, f, format!("{name}: {detail}")));
                 match (anonymous_refused, account_accepted) {
                     (Some(false), _) => open.push(name.clone()),
@@ -381,14 +651,35 @@ impl<'a> Ctx<'a> {
             }
         }
         if !open.is_empty() {
-            return finding(Status::NonConform, tr!(lang, "Served without authentication: {}.", "Servi sans authentification : {}.", open.join(", ")), evidence);
+            return finding(
+                Status::NonConform,
+                tr!(
+                    lang,
+                    "Served without authentication: {}.",
+                    "Servi sans authentification : {}.",
+                    open.join(", ")
+                ),
+                evidence,
+            );
         }
         if proven > 0 {
-            return finding(Status::Conform, tr!(lang, "{proven} resource(s) refuse anonymous access and accept the declared account.", "{proven} ressource(s) refusent l'accès anonyme et acceptent le compte déclaré."), evidence);
+            return finding(
+                Status::Conform,
+                tr!(
+                    lang,
+                    "{proven} resource(s) refuse anonymous access and accept the declared account.",
+                    "{proven} ressource(s) refusent l'accès anonyme et acceptent le compte déclaré."
+                ),
+                evidence,
+            );
         }
         finding(
             Status::CannotVerify,
-            tr!(lang, "The declared resources could not be checked both anonymously and with their account.", "Les ressources déclarées n'ont pas pu être vérifiées en anonyme et avec leur compte."),
+            tr!(
+                lang,
+                "The declared resources could not be checked both anonymously and with their account.",
+                "Les ressources déclarées n'ont pas pu être vérifiées en anonyme et avec leur compte."
+            ),
             evidence,
         )
     }
@@ -398,14 +689,27 @@ impl<'a> Ctx<'a> {
         if self.inventory.applications.len() < min {
             return finding(
                 Status::CannotVerify,
-                tr!(lang, "{} application(s) declared; at least {} are needed ([[application]]).", "{} application(s) déclarée(s) ; il en faut au moins {} ([[application]]).", self.inventory.applications.len(), min),
+                tr!(
+                    lang,
+                    "{} application(s) declared; at least {} are needed ([[application]]).",
+                    "{} application(s) déclarée(s) ; il en faut au moins {} ([[application]]).",
+                    self.inventory.applications.len(),
+                    min
+                ),
                 vec![],
             );
         }
         let mut evidence = Vec::new();
         let mut good = 0;
         for (h, f) in self.facts.all() {
-            if let FactKind::Application { name, tls, auth_required, api_answers, detail } = &f.kind {
+            if let FactKind::Application {
+                name,
+                tls,
+                auth_required,
+                api_answers,
+                detail,
+            } = &f.kind
+            {
                 evidence.push(ev(h, f, format!("{name}: {detail}")));
                 if *tls && *auth_required && *api_answers {
                     good += 1;
@@ -413,11 +717,23 @@ impl<'a> Ctx<'a> {
             }
         }
         if good >= min {
-            return finding(Status::Conform, tr!(lang, "{good} applications answer over TLS, with authentication and a remote API.", "{good} applications répondent en TLS, avec authentification et une API distante."), evidence);
+            return finding(
+                Status::Conform,
+                tr!(
+                    lang,
+                    "{good} applications answer over TLS, with authentication and a remote API.",
+                    "{good} applications répondent en TLS, avec authentification et une API distante."
+                ),
+                evidence,
+            );
         }
         finding(
             Status::CannotVerify,
-            tr!(lang, "{good} of the {min} needed applications were verified.", "{good} des {min} applications requises ont été vérifiées."),
+            tr!(
+                lang,
+                "{good} of the {min} needed applications were verified.",
+                "{good} des {min} applications requises ont été vérifiées."
+            ),
             evidence,
         )
     }
@@ -437,8 +753,22 @@ fn host_os(h: &HostFacts) -> HostOs {
     let mut strong: BTreeMap<OsFamily, Vec<Evidence>> = BTreeMap::new();
     let mut weak: BTreeMap<OsFamily, (BTreeSet<String>, Vec<Evidence>)> = BTreeMap::new();
     for f in &h.facts {
-        if let FactKind::Os { family, name, version, strength } = &f.kind {
-            let text = [Some(family.as_str().to_string()), name.clone(), version.clone()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+        if let FactKind::Os {
+            family,
+            name,
+            version,
+            strength,
+        } = &f.kind
+        {
+            let text = [
+                Some(family.as_str().to_string()),
+                name.clone(),
+                version.clone(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
             let e = ev(Some(h), f, text);
             match strength {
                 Strength::Strong => strong.entry(*family).or_default().push(e),
@@ -462,18 +792,30 @@ fn host_os(h: &HostFacts) -> HostOs {
         0 => HostOs::Unknown,
         1 => {
             let (fam, (probes, evs)) = weak.into_iter().next().expect("one entry");
-            if probes.len() >= 2 { HostOs::Established(fam, evs) } else { HostOs::Probable(fam, evs) }
+            if probes.len() >= 2 {
+                HostOs::Established(fam, evs)
+            } else {
+                HostOs::Probable(fam, evs)
+            }
         }
         _ => HostOs::Conflict(names(weak.keys().copied().collect())),
     }
 }
 
 fn finding(status: Status, explanation: String, evidence: Vec<Evidence>) -> Finding {
-    Finding { status, explanation, evidence }
+    Finding {
+        status,
+        explanation,
+        evidence,
+    }
 }
 
 fn ev(h: Option<&HostFacts>, f: &Fact, observed: String) -> Evidence {
-    Evidence { host: h.map(|h| h.name.clone()), probe: f.probe.clone(), observed }
+    Evidence {
+        host: h.map(|h| h.name.clone()),
+        probe: f.probe.clone(),
+        observed,
+    }
 }
 
 fn service_text(name: &str, version: Option<&str>, port: Option<u16>) -> String {

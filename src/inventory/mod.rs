@@ -17,7 +17,16 @@ use toml::de::DeValue;
 
 use crate::diag::{self, Code, Diagnostics, Source};
 
-const TOP_LEVEL: &[&str] = &["lab", "zone", "host", "credentials", "resource", "application", "flow", "attest"];
+const TOP_LEVEL: &[&str] = &[
+    "lab",
+    "zone",
+    "host",
+    "credentials",
+    "resource",
+    "application",
+    "flow",
+    "attest",
+];
 
 /// Loads and validates an inventory file. `known_ids` are the requirement
 /// ids attestations may name.
@@ -30,7 +39,10 @@ pub fn load(path: &Path, known_ids: &[String]) -> Result<Inventory, Diagnostics>
 }
 
 /// Loads an inventory and returns every diagnostic, warnings included.
-pub fn load_with_diagnostics(path: &Path, known_ids: &[String]) -> (Option<Inventory>, Diagnostics) {
+pub fn load_with_diagnostics(
+    path: &Path,
+    known_ids: &[String],
+) -> (Option<Inventory>, Diagnostics) {
     let mut src = match Source::read(path) {
         Ok(s) => s,
         Err(d) => return (None, d),
@@ -60,9 +72,16 @@ pub fn parse(src: &mut Source, known_ids: &[String]) -> Option<Inventory> {
     let lab = match diag::get(root.get_ref(), "lab") {
         // An invalid [lab] must not hide the file's other problems: go on
         // with what can be read of it; the error already makes the file invalid.
-        Some(v) => src.deserialize::<Lab>(v, "[lab]").or_else(|| Some(lenient_lab(v))),
+        Some(v) => src
+            .deserialize::<Lab>(v, "[lab]")
+            .or_else(|| Some(lenient_lab(v))),
         None => {
-            src.error(Code::InvalidValue, Some(0..0), "missing [lab] table (name, scope)", Some("start the file with [lab] name = \"…\" scope = [\"198.18.10.0/24\"]".into()));
+            src.error(
+                Code::InvalidValue,
+                Some(0..0),
+                "missing [lab] table (name, scope)",
+                Some("start the file with [lab] name = \"…\" scope = [\"198.18.10.0/24\"]".into()),
+            );
             None
         }
     };
@@ -78,9 +97,13 @@ pub fn parse(src: &mut Source, known_ids: &[String]) -> Option<Inventory> {
             DeValue::Table(t) => {
                 for (k, v) in t.iter() {
                     let name = k.get_ref().to_string();
-                    if let Some(cred) = src.deserialize::<Credential>(v, &format!("[credentials.{name}]")) {
+                    if let Some(cred) =
+                        src.deserialize::<Credential>(v, &format!("[credentials.{name}]"))
+                    {
                         let inline = match v.get_ref() {
-                            DeValue::Table(t) => t.iter().any(|(k, _)| secret::INLINE_SECRET_KEYS.contains(&k.get_ref().as_ref())),
+                            DeValue::Table(t) => t.iter().any(|(k, _)| {
+                                secret::INLINE_SECRET_KEYS.contains(&k.get_ref().as_ref())
+                            }),
                             _ => false,
                         };
                         if !cred.secret().is_given() && !inline {
@@ -88,14 +111,21 @@ pub fn parse(src: &mut Source, known_ids: &[String]) -> Option<Inventory> {
                                 Code::InvalidValue,
                                 Some(k.span()),
                                 format!("[credentials.{name}] gives no secret reference"),
-                                Some("add password_env = \"VAR\" or password_file = \"path\"".into()),
+                                Some(
+                                    "add password_env = \"VAR\" or password_file = \"path\"".into(),
+                                ),
                             );
                         }
                         credentials.0.push((name, cred));
                     }
                 }
             }
-            _ => src.error(Code::InvalidValue, Some(c.span()), "`credentials` must be a table of [credentials.NAME] tables", None),
+            _ => src.error(
+                Code::InvalidValue,
+                Some(c.span()),
+                "`credentials` must be a table of [credentials.NAME] tables",
+                None,
+            ),
         }
     }
 
@@ -111,7 +141,15 @@ pub fn parse(src: &mut Source, known_ids: &[String]) -> Option<Inventory> {
         flows: flows.iter().map(|(f, _)| f.clone()).collect(),
         attestations: attestations.iter().map(|(a, _)| a.clone()).collect(),
     };
-    let spans = Spans { lab: diag::get(root.get_ref(), "lab").cloned(), zones, hosts, resources, applications, flows, attestations };
+    let spans = Spans {
+        lab: diag::get(root.get_ref(), "lab").cloned(),
+        zones,
+        hosts,
+        resources,
+        applications,
+        flows,
+        attestations,
+    };
     validate(src, &inv, &spans, known_ids);
     Some(inv)
 }
@@ -119,20 +157,38 @@ pub fn parse(src: &mut Source, known_ids: &[String]) -> Option<Inventory> {
 /// The readable part of an invalid `[lab]`: valid scope entries only.
 fn lenient_lab(v: &Spanned<DeValue<'_>>) -> Lab {
     let DeValue::Table(t) = v.get_ref() else {
-        return Lab { name: String::new(), option: None, domain: None, dns: vec![], scope: vec![] };
+        return Lab {
+            name: String::new(),
+            option: None,
+            domain: None,
+            dns: vec![],
+            scope: vec![],
+        };
     };
     let strings = |key: &str| -> Vec<String> {
         match diag::get(t, key).map(|v| v.get_ref()) {
-            Some(DeValue::Array(a)) => a.iter().filter_map(|x| x.get_ref().as_str().map(str::to_string)).collect(),
+            Some(DeValue::Array(a)) => a
+                .iter()
+                .filter_map(|x| x.get_ref().as_str().map(str::to_string))
+                .collect(),
             _ => vec![],
         }
     };
     Lab {
-        name: diag::get(t, "name").and_then(|v| v.get_ref().as_str()).unwrap_or_default().to_string(),
+        name: diag::get(t, "name")
+            .and_then(|v| v.get_ref().as_str())
+            .unwrap_or_default()
+            .to_string(),
         option: None,
         domain: None,
-        dns: strings("dns").iter().filter_map(|s| s.parse().ok()).collect(),
-        scope: strings("scope").iter().filter_map(|s| parse_net(s).ok()).collect(),
+        dns: strings("dns")
+            .iter()
+            .filter_map(|s| s.parse().ok())
+            .collect(),
+        scope: strings("scope")
+            .iter()
+            .filter_map(|s| parse_net(s).ok())
+            .collect(),
     }
 }
 
@@ -154,7 +210,10 @@ fn items<'a, 't, T: serde::de::DeserializeOwned>(
 ) -> Vec<(T, &'a Spanned<DeValue<'t>>)> {
     crate::profile::array(root, key, src)
         .into_iter()
-        .filter_map(|v| src.deserialize::<T>(v, &format!("[[{key}]]")).map(|t| (t, v)))
+        .filter_map(|v| {
+            src.deserialize::<T>(v, &format!("[[{key}]]"))
+                .map(|t| (t, v))
+        })
         .collect()
 }
 
@@ -163,7 +222,11 @@ fn report_inline_secrets(src: &mut Source, v: &Spanned<DeValue<'_>>, path: &str)
         DeValue::Table(t) => {
             for (k, child) in t.iter() {
                 let name = k.get_ref().as_ref();
-                let here = if path.is_empty() { name.to_string() } else { format!("{path}.{name}") };
+                let here = if path.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{path}.{name}")
+                };
                 if secret::INLINE_SECRET_KEYS.contains(&name) {
                     src.error(
                         Code::InlineSecret,
@@ -199,22 +262,48 @@ fn validate(src: &mut Source, inv: &Inventory, sp: &Spans<'_>, known_ids: &[Stri
         && !crate::profile::SELECTABLE.contains(&opt.as_str())
     {
         let span = sp.lab.as_ref().map(|l| diag::value_span(l, "option"));
-        src.error(Code::InvalidValue, span, format!("unknown option `{opt}`"), Some("option is \"sisr\" or \"slam\"".into()));
+        src.error(
+            Code::InvalidValue,
+            span,
+            format!("unknown option `{opt}`"),
+            Some("option is \"sisr\" or \"slam\"".into()),
+        );
     }
     for (i, dns) in inv.lab.dns.iter().enumerate() {
         if !inv.in_scope(*dns) {
-            let span = sp.lab.as_ref().and_then(|l| diag::span_at(l, &format!("dns.{i}")));
-            src.error(Code::OutOfScope, span, format!("resolver {dns} is outside the lab's scope"), Some("add its network to [lab] scope, or use the lab's own resolver".into()));
+            let span = sp
+                .lab
+                .as_ref()
+                .and_then(|l| diag::span_at(l, &format!("dns.{i}")));
+            src.error(
+                Code::OutOfScope,
+                span,
+                format!("resolver {dns} is outside the lab's scope"),
+                Some("add its network to [lab] scope, or use the lab's own resolver".into()),
+            );
         }
     }
 
     let mut zone_names = HashSet::new();
     for (z, v) in &sp.zones {
         if !zone_names.insert(z.name.as_str()) {
-            src.error(Code::Duplicate, Some(diag::value_span(v, "name")), format!("zone `{}` is declared twice", z.name), None);
+            src.error(
+                Code::Duplicate,
+                Some(diag::value_span(v, "name")),
+                format!("zone `{}` is declared twice", z.name),
+                None,
+            );
         }
         if !inv.lab.scope.iter().any(|s| s.contains(&z.cidr)) {
-            src.warning(Code::OutOfScope, Some(diag::value_span(v, "cidr")), format!("zone `{}` ({}) is not inside the scope: its hosts cannot be probed", z.name, z.cidr), None);
+            src.warning(
+                Code::OutOfScope,
+                Some(diag::value_span(v, "cidr")),
+                format!(
+                    "zone `{}` ({}) is not inside the scope: its hosts cannot be probed",
+                    z.name, z.cidr
+                ),
+                None,
+            );
         }
     }
 
@@ -222,17 +311,33 @@ fn validate(src: &mut Source, inv: &Inventory, sp: &Spans<'_>, known_ids: &[Stri
     let mut addresses = HashSet::new();
     for (h, v) in &sp.hosts {
         if !host_names.insert(h.name.as_str()) {
-            src.error(Code::Duplicate, Some(diag::value_span(v, "name")), format!("host `{}` is declared twice", h.name), Some("host names must be unique".into()));
+            src.error(
+                Code::Duplicate,
+                Some(diag::value_span(v, "name")),
+                format!("host `{}` is declared twice", h.name),
+                Some("host names must be unique".into()),
+            );
         }
         if !addresses.insert(h.address) {
-            src.warning(Code::Duplicate, Some(diag::value_span(v, "address")), format!("address {} is used by more than one host", h.address), None);
+            src.warning(
+                Code::Duplicate,
+                Some(diag::value_span(v, "address")),
+                format!("address {} is used by more than one host", h.address),
+                None,
+            );
         }
         if !inv.in_scope(h.address) {
             src.error(
                 Code::OutOfScope,
                 Some(diag::value_span(v, "address")),
-                format!("host `{}` ({}) is outside the lab's scope and would not be probed", h.name, h.address),
-                Some(format!("add its network to [lab] scope, or correct the address (scope: {})", join(&inv.lab.scope))),
+                format!(
+                    "host `{}` ({}) is outside the lab's scope and would not be probed",
+                    h.name, h.address
+                ),
+                Some(format!(
+                    "add its network to [lab] scope, or correct the address (scope: {})",
+                    join(&inv.lab.scope)
+                )),
             );
         }
         match &h.zone {
@@ -241,94 +346,204 @@ fn validate(src: &mut Source, inv: &Inventory, sp: &Spans<'_>, known_ids: &[Stri
                     Code::UnknownReference,
                     Some(diag::value_span(v, "zone")),
                     format!("host `{}` names unknown zone `{zone}`", h.name),
-                    Some(format!("declared zones: {}", inv.zones.iter().map(|z| z.name.as_str()).collect::<Vec<_>>().join(", "))),
+                    Some(format!(
+                        "declared zones: {}",
+                        inv.zones
+                            .iter()
+                            .map(|z| z.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
                 ),
                 Some(z) if !z.cidr.contains(&h.address) => src.warning(
                     Code::Suspicious,
                     Some(diag::value_span(v, "address")),
-                    format!("host `{}` ({}) is not inside its zone `{}` ({})", h.name, h.address, z.name, z.cidr),
+                    format!(
+                        "host `{}` ({}) is not inside its zone `{}` ({})",
+                        h.name, h.address, z.name, z.cidr
+                    ),
                     None,
                 ),
                 _ => {}
             },
             None if !inv.zones.is_empty() => {
-                src.warning(Code::Suspicious, Some(v.span()), format!("host `{}` has no zone", h.name), Some("set zone = \"…\" so perimeters can be checked".into()));
+                src.warning(
+                    Code::Suspicious,
+                    Some(v.span()),
+                    format!("host `{}` has no zone", h.name),
+                    Some("set zone = \"…\" so perimeters can be checked".into()),
+                );
             }
             None => {}
         }
         if let Some(ssh) = &h.ssh {
             let sv = diag::get(table(v), "ssh");
-            for (key, file) in [("key", &ssh.key), ("known_hosts", &ssh.known_hosts), ("password_file", &ssh.password_file)] {
+            for (key, file) in [
+                ("key", &ssh.key),
+                ("known_hosts", &ssh.known_hosts),
+                ("password_file", &ssh.password_file),
+            ] {
                 if let Some(f) = file
                     && !resolve_path(src, f).exists()
                 {
                     let span = sv.map(|s| diag::value_span(s, key));
-                    src.warning(Code::MissingFile, span, format!("ssh {key} file {} of host `{}` does not exist (yet)", f.display(), h.name), None);
+                    src.warning(
+                        Code::MissingFile,
+                        span,
+                        format!(
+                            "ssh {key} file {} of host `{}` does not exist (yet)",
+                            f.display(),
+                            h.name
+                        ),
+                        None,
+                    );
                 }
             }
             if ssh.key.is_none() && !ssh.secret().is_given() {
-                src.warning(Code::Suspicious, sv.map(|s| s.span()), format!("ssh access of host `{}` has neither a key nor a password reference", h.name), Some("the SSH agent will be tried; add key = \"path\" to be explicit".into()));
+                src.warning(
+                    Code::Suspicious,
+                    sv.map(|s| s.span()),
+                    format!(
+                        "ssh access of host `{}` has neither a key nor a password reference",
+                        h.name
+                    ),
+                    Some("the SSH agent will be tried; add key = \"path\" to be explicit".into()),
+                );
             }
         }
     }
 
     for (r, v) in &sp.resources {
-        check_url(src, inv, &r.url, diag::value_span(v, "url"), &format!("resource `{}`", r.name));
+        check_url(
+            src,
+            inv,
+            &r.url,
+            diag::value_span(v, "url"),
+            &format!("resource `{}`", r.name),
+        );
         if let Some(acc) = &r.account
             && !acc.secret().is_given()
         {
-            src.error(Code::InvalidValue, Some(diag::value_span(v, "account")), format!("the account of resource `{}` gives no password reference", r.name), Some("account = { user = \"alice\", password_env = \"VAR\" }".into()));
+            src.error(
+                Code::InvalidValue,
+                Some(diag::value_span(v, "account")),
+                format!(
+                    "the account of resource `{}` gives no password reference",
+                    r.name
+                ),
+                Some("account = { user = \"alice\", password_env = \"VAR\" }".into()),
+            );
         }
     }
     for (a, v) in &sp.applications {
-        for (key, url) in [("url", &a.url), ("api", &a.api), ("repository", &a.repository)] {
+        for (key, url) in [
+            ("url", &a.url),
+            ("api", &a.api),
+            ("repository", &a.repository),
+        ] {
             if let Some(u) = url {
-                check_url(src, inv, u, diag::value_span(v, key), &format!("application `{}`", a.name));
+                check_url(
+                    src,
+                    inv,
+                    u,
+                    diag::value_span(v, key),
+                    &format!("application `{}`", a.name),
+                );
             }
         }
         if let Some(host) = &a.host
             && inv.host(host).is_none()
         {
-            src.error(Code::UnknownReference, Some(diag::value_span(v, "host")), format!("application `{}` names unknown host `{host}`", a.name), None);
+            src.error(
+                Code::UnknownReference,
+                Some(diag::value_span(v, "host")),
+                format!("application `{}` names unknown host `{host}`", a.name),
+                None,
+            );
         }
         for s in &a.situations {
             if !["thick-client", "browser", "mobile", "server"].contains(&s.as_str()) {
-                src.error(Code::InvalidValue, Some(diag::value_span(v, "situations")), format!("unknown situation `{s}`"), Some("situations are thick-client, browser, mobile, server".into()));
+                src.error(
+                    Code::InvalidValue,
+                    Some(diag::value_span(v, "situations")),
+                    format!("unknown situation `{s}`"),
+                    Some("situations are thick-client, browser, mobile, server".into()),
+                );
             }
         }
     }
     for (f, v) in &sp.flows {
         match inv.host(&f.from) {
-            None => src.error(Code::UnknownReference, Some(diag::value_span(v, "from")), format!("flow from unknown host `{}`", f.from), None),
+            None => src.error(
+                Code::UnknownReference,
+                Some(diag::value_span(v, "from")),
+                format!("flow from unknown host `{}`", f.from),
+                None,
+            ),
             Some(h) if h.ssh.is_none() => src.warning(
                 Code::Suspicious,
                 Some(diag::value_span(v, "from")),
-                format!("flow from `{}`, which has no ssh access: it cannot be tested from there", f.from),
+                format!(
+                    "flow from `{}`, which has no ssh access: it cannot be tested from there",
+                    f.from
+                ),
                 Some("add ssh = { user = …, key = … } to that host".into()),
             ),
             _ => {}
         }
         match parse_target(&f.to, inv) {
-            Ok((addr, _)) if !inv.in_scope(addr) => src.error(Code::OutOfScope, Some(diag::value_span(v, "to")), format!("flow target {} is outside the lab's scope", f.to), None),
+            Ok((addr, _)) if !inv.in_scope(addr) => src.error(
+                Code::OutOfScope,
+                Some(diag::value_span(v, "to")),
+                format!("flow target {} is outside the lab's scope", f.to),
+                None,
+            ),
             Ok(_) => {}
-            Err(e) => src.error(Code::InvalidValue, Some(diag::value_span(v, "to")), e, Some("write to = \"host:port\" or \"address:port\"".into())),
+            Err(e) => src.error(
+                Code::InvalidValue,
+                Some(diag::value_span(v, "to")),
+                e,
+                Some("write to = \"host:port\" or \"address:port\"".into()),
+            ),
         }
     }
     let mut attested = HashSet::new();
     for (a, v) in &sp.attestations {
         if !known_ids.is_empty() && !known_ids.contains(&a.id) {
-            let hint = closest(&a.id, known_ids).map(|c| format!("did you mean `{c}`?")).unwrap_or_else(|| "see `labcheck profiles list`".into());
-            src.error(Code::UnknownReference, Some(diag::value_span(v, "id")), format!("attestation for unknown requirement `{}`", a.id), Some(hint));
+            let hint = closest(&a.id, known_ids)
+                .map(|c| format!("did you mean `{c}`?"))
+                .unwrap_or_else(|| "see `labcheck profiles list`".into());
+            src.error(
+                Code::UnknownReference,
+                Some(diag::value_span(v, "id")),
+                format!("attestation for unknown requirement `{}`", a.id),
+                Some(hint),
+            );
         }
         if !attested.insert(a.id.as_str()) {
-            src.error(Code::Duplicate, Some(diag::value_span(v, "id")), format!("`{}` is attested twice", a.id), None);
+            src.error(
+                Code::Duplicate,
+                Some(diag::value_span(v, "id")),
+                format!("`{}` is attested twice", a.id),
+                None,
+            );
         }
         if jiff::civil::Date::strptime("%Y-%m-%d", &a.date).is_err() {
-            src.error(Code::InvalidValue, Some(diag::value_span(v, "date")), format!("date `{}` is not YYYY-MM-DD", a.date), None);
+            src.error(
+                Code::InvalidValue,
+                Some(diag::value_span(v, "date")),
+                format!("date `{}` is not YYYY-MM-DD", a.date),
+                None,
+            );
         }
         for (key, val) in [("by", &a.by), ("evidence", &a.evidence)] {
             if val.trim().is_empty() {
-                src.error(Code::InvalidValue, Some(diag::value_span(v, key)), format!("attestation `{}` has an empty `{key}`", a.id), Some("say who attests and what evidence backs it".into()));
+                src.error(
+                    Code::InvalidValue,
+                    Some(diag::value_span(v, key)),
+                    format!("attestation `{}` has an empty `{key}`", a.id),
+                    Some("say who attests and what evidence backs it".into()),
+                );
             }
         }
     }
@@ -346,12 +561,26 @@ pub fn resolve_path(src: &Source, p: &Path) -> std::path::PathBuf {
     if p.is_absolute() {
         return p.to_path_buf();
     }
-    src.path.parent().map(|d| d.join(p)).unwrap_or_else(|| p.to_path_buf())
+    src.path
+        .parent()
+        .map(|d| d.join(p))
+        .unwrap_or_else(|| p.to_path_buf())
 }
 
-fn check_url(src: &mut Source, inv: &Inventory, raw: &str, span: std::ops::Range<usize>, what: &str) {
+fn check_url(
+    src: &mut Source,
+    inv: &Inventory,
+    raw: &str,
+    span: std::ops::Range<usize>,
+    what: &str,
+) {
     match url::Url::parse(raw) {
-        Err(e) => src.error(Code::InvalidValue, Some(span), format!("{what}: `{raw}` is not a URL ({e})"), None),
+        Err(e) => src.error(
+            Code::InvalidValue,
+            Some(span),
+            format!("{what}: `{raw}` is not a URL ({e})"),
+            None,
+        ),
         Ok(u) => {
             let addr = match u.host() {
                 Some(url::Host::Ipv4(a)) => Some(IpAddr::V4(a)),
@@ -362,7 +591,12 @@ fn check_url(src: &mut Source, inv: &Inventory, raw: &str, span: std::ops::Range
             if let Some(a) = addr
                 && !inv.in_scope(a)
             {
-                src.error(Code::OutOfScope, Some(span), format!("{what}: {raw} points outside the lab's scope"), None);
+                src.error(
+                    Code::OutOfScope,
+                    Some(span),
+                    format!("{what}: {raw} points outside the lab's scope"),
+                    None,
+                );
             }
         }
     }
@@ -370,22 +604,36 @@ fn check_url(src: &mut Source, inv: &Inventory, raw: &str, span: std::ops::Range
 
 /// `host:port` or `address:port` → address and port.
 pub fn parse_target(to: &str, inv: &Inventory) -> Result<(IpAddr, u16), String> {
-    let (h, p) = to.rsplit_once(':').ok_or_else(|| format!("`{to}` has no port"))?;
-    let port: u16 = p.parse().map_err(|_| format!("`{p}` is not a port number in `{to}`"))?;
+    let (h, p) = to
+        .rsplit_once(':')
+        .ok_or_else(|| format!("`{to}` has no port"))?;
+    let port: u16 = p
+        .parse()
+        .map_err(|_| format!("`{p}` is not a port number in `{to}`"))?;
     let h = h.trim_start_matches('[').trim_end_matches(']');
     if let Ok(a) = h.parse::<IpAddr>() {
         return Ok((a, port));
     }
-    inv.host(h).map(|x| (x.address, port)).ok_or_else(|| format!("`{h}` in `{to}` is neither a declared host nor an address"))
+    inv.host(h)
+        .map(|x| (x.address, port))
+        .ok_or_else(|| format!("`{h}` in `{to}` is neither a declared host nor an address"))
 }
 
 fn join(nets: &[IpNet]) -> String {
-    nets.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+    nets.iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The known id nearest to a misspelt one (edit distance ≤ 3).
 fn closest<'a>(id: &str, known: &'a [String]) -> Option<&'a str> {
-    known.iter().map(|k| (levenshtein(id, k), k)).filter(|(d, _)| *d <= 3).min_by_key(|(d, _)| *d).map(|(_, k)| k.as_str())
+    known
+        .iter()
+        .map(|k| (levenshtein(id, k), k))
+        .filter(|(d, _)| *d <= 3)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k.as_str())
 }
 
 fn levenshtein(a: &str, b: &str) -> usize {

@@ -214,7 +214,9 @@ mod nets {
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
         let v = Vec::<String>::deserialize(d)?;
-        v.iter().map(|s| super::parse_net(s).map_err(serde::de::Error::custom)).collect()
+        v.iter()
+            .map(|s| super::parse_net(s).map_err(serde::de::Error::custom))
+            .collect()
     }
 }
 
@@ -222,30 +224,44 @@ mod nets {
 pub fn parse_net(s: &str) -> Result<IpNet, String> {
     if let Ok(n) = s.parse::<IpNet>() {
         if n.addr() != n.network() {
-            return Err(format!("`{s}` has host bits set: did you mean {}?", n.trunc()));
+            return Err(format!(
+                "`{s}` has host bits set: did you mean {}?",
+                n.trunc()
+            ));
         }
         return Ok(n);
     }
     match s.parse::<IpAddr>() {
         Ok(a) => Ok(IpNet::from(a)),
-        Err(_) => Err(format!("`{s}` is not a CIDR (e.g. 198.18.10.0/24) or an address")),
+        Err(_) => Err(format!(
+            "`{s}` is not a CIDR (e.g. 198.18.10.0/24) or an address"
+        )),
     }
 }
 
 impl Credential {
     pub fn secret(&self) -> SecretRef {
-        SecretRef { password_env: self.password_env.clone(), password_file: self.password_file.clone() }
+        SecretRef {
+            password_env: self.password_env.clone(),
+            password_file: self.password_file.clone(),
+        }
     }
 }
 
 impl Account {
     pub fn secret(&self) -> SecretRef {
-        SecretRef { password_env: self.password_env.clone(), password_file: self.password_file.clone() }
+        SecretRef {
+            password_env: self.password_env.clone(),
+            password_file: self.password_file.clone(),
+        }
     }
 }
 
 impl SshAccess {
     pub fn secret(&self) -> SecretRef {
-        SecretRef { password_env: self.password_env.clone(), password_file: self.password_file.clone() }
+        SecretRef {
+            password_env: self.password_env.clone(),
+            password_file: self.password_file.clone(),
+        }
     }
 }

@@ -17,7 +17,15 @@ pub struct SecretRef {
 }
 
 /// Keys that would hold a secret inline: refused by validation.
-pub const INLINE_SECRET_KEYS: &[&str] = &["password", "passphrase", "secret", "token", "community", "api_key", "shared_secret"];
+pub const INLINE_SECRET_KEYS: &[&str] = &[
+    "password",
+    "passphrase",
+    "secret",
+    "token",
+    "community",
+    "api_key",
+    "shared_secret",
+];
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SecretError {
@@ -94,13 +102,22 @@ mod tests {
 
     #[test]
     fn resolution_errors_name_the_reference_only() {
-        let r = SecretRef { password_env: Some("LABCHECK_TEST_UNSET_VAR_X".into()), password_file: None };
+        let r = SecretRef {
+            password_env: Some("LABCHECK_TEST_UNSET_VAR_X".into()),
+            password_file: None,
+        };
         let e = r.resolve().unwrap_err();
-        assert_eq!(e, SecretError::EnvMissing("LABCHECK_TEST_UNSET_VAR_X".into()));
+        assert_eq!(
+            e,
+            SecretError::EnvMissing("LABCHECK_TEST_UNSET_VAR_X".into())
+        );
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("pw");
         std::fs::write(&f, "s3cret\n").unwrap();
-        let r = SecretRef { password_env: None, password_file: Some(f) };
+        let r = SecretRef {
+            password_env: None,
+            password_file: Some(f),
+        };
         assert_eq!(r.resolve().unwrap().expose(), "s3cret");
     }
 }

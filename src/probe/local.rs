@@ -16,7 +16,11 @@ pub struct LocalFacts {
 }
 
 /// Tools whose presence on PATH proves a capability (the tool is the point).
-const TOOLS: &[(&str, &str)] = &[("tshark", "traffic-analysis"), ("tcpdump", "traffic-analysis"), ("wireshark", "traffic-analysis")];
+const TOOLS: &[(&str, &str)] = &[
+    ("tshark", "traffic-analysis"),
+    ("tcpdump", "traffic-analysis"),
+    ("wireshark", "traffic-analysis"),
+];
 
 /// Daemons that only count when running.
 const DAEMONS: &[(&str, &str)] = &[
@@ -52,15 +56,26 @@ pub fn collect() -> LocalFacts {
             facts.push(Fact {
                 probe: "local:path".into(),
                 port: None,
-                kind: FactKind::Capability { name: (*cap).into(), present: true, detail: format!("{tool} installed ({})", path.display()) },
+                kind: FactKind::Capability {
+                    name: (*cap).into(),
+                    present: true,
+                    detail: format!("{tool} installed ({})", path.display()),
+                },
             });
         }
     }
     // Process listing can fail in restricted sandboxes: then no daemon fact.
     let running: BTreeSet<String> = match System::new() {
         Ok(mut sys) => {
-            sys.refresh_processes_specifics(ProcessesToUpdate::All, true, ProcessRefreshKind::nothing());
-            sys.processes().values().map(|p| p.name().to_string_lossy().into_owned()).collect()
+            sys.refresh_processes_specifics(
+                ProcessesToUpdate::All,
+                true,
+                ProcessRefreshKind::nothing(),
+            );
+            sys.processes()
+                .values()
+                .map(|p| p.name().to_string_lossy().into_owned())
+                .collect()
         }
         Err(_) => BTreeSet::new(),
     };
@@ -69,22 +84,33 @@ pub fn collect() -> LocalFacts {
             facts.push(Fact {
                 probe: "local:processes".into(),
                 port: None,
-                kind: FactKind::Capability { name: (*cap).into(), present: true, detail: format!("{daemon} is running") },
+                kind: FactKind::Capability {
+                    name: (*cap).into(),
+                    present: true,
+                    detail: format!("{daemon} is running"),
+                },
             });
         }
     }
-    LocalFacts { facts, listening: listening_ports() }
+    LocalFacts {
+        facts,
+        listening: listening_ports(),
+    }
 }
 
 fn which(tool: &str) -> Option<std::path::PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(tool)).find(|p| is_executable(p))
+    std::env::split_paths(&path)
+        .map(|d| d.join(tool))
+        .find(|p| is_executable(p))
 }
 
 #[cfg(unix)]
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    p.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 #[cfg(not(unix))]
@@ -113,13 +139,20 @@ pub fn parse_proc_net_tcp(text: &str) -> Vec<u16> {
         if cols.len() < 4 || cols[3] != "0A" {
             continue;
         }
-        let Some((addr, port)) = cols[1].split_once(':') else { continue };
-        let Ok(port) = u16::from_str_radix(port, 16) else { continue };
+        let Some((addr, port)) = cols[1].split_once(':') else {
+            continue;
+        };
+        let Ok(port) = u16::from_str_radix(port, 16) else {
+            continue;
+        };
         let reachable = match addr.len() {
             // IPv4, little-endian: 0100007F = 127.0.0.1; first octet is the last byte.
             8 => addr == "00000000" || addr.ends_with("7F"),
             // IPv6 any (::) is dual-stack by default on Linux.
-            32 => addr.chars().all(|c| c == '0') || addr.ends_with("0100007F") && addr.starts_with("0000000000000000FFFF0000"),
+            32 => {
+                addr.chars().all(|c| c == '0')
+                    || addr.ends_with("0100007F") && addr.starts_with("0000000000000000FFFF0000")
+            }
             _ => false,
         };
         if reachable {

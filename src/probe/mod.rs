@@ -4,6 +4,7 @@
 //! answers it is marked unreachable and its other ports are skipped, so a
 //! lab with dead hosts costs one timeout, not one per probe.
 
+pub mod deep;
 pub mod local;
 pub mod tcp;
 
@@ -17,7 +18,10 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::catalog::Catalog;
-use crate::facts::{Fact, FactKind, Facts, HostFacts, Outcome, PortObservation, Proto, Reachability};
+use crate::facts::{
+    Fact, FactKind, Facts, HostFacts, Outcome, PortObservation, Proto, Reachability,
+};
+use crate::inventory::Inventory;
 use crate::plan::{HostPlan, Plan};
 use crate::untrusted;
 
@@ -32,11 +36,18 @@ pub struct RunnerConfig {
     pub concurrency: usize,
     /// Connections in flight to one host.
     pub per_host: usize,
+    /// SSH: accept and record unknown host keys.
+    pub trust_on_first_use: bool,
 }
 
 impl Default for RunnerConfig {
     fn default() -> Self {
-        RunnerConfig { timeout: Duration::from_secs(2), concurrency: 128, per_host: 16 }
+        RunnerConfig {
+            timeout: Duration::from_secs(2),
+            concurrency: 128,
+            per_host: 16,
+            trust_on_first_use: false,
+        }
     }
 }
 
@@ -52,8 +63,25 @@ struct Ctx {
     progress: Option<Progress>,
 }
 
-/// Runs the plan and returns what was observed.
-pub async fn run(plan: &Plan, catalog: Arc<Catalog>, cfg: RunnerConfig, progress: Option<Progress>) -> Facts {
+/// Runs the plan, then the deeper probes, and returns what was observed.
+pub async fn run(
+    plan: &Plan,
+    inventory: Arc<Inventory>,
+    catalog: Arc<Catalog>,
+    cfg: RunnerConfig,
+    progress: Option<Progress>,
+) -> Facts {
+    let scanned = scan(plan, catalog.clone(), cfg.clone(), progress).await;
+    deep_probes(scanned, inventory, catalog, &cfg).await
+}
+
+/// The port scan alone.
+pub async fn scan(
+    plan: &Plan,
+    catalog: Arc<Catalog>,
+    cfg: RunnerConfig,
+    progress: Option<Progress>,
+) -> Facts {
     let ctx = Arc::new(Ctx {
         catalog,
         global: Arc::new(Semaphore::new(cfg.concurrency.max(1))),
@@ -94,7 +122,14 @@ async fn probe_host(hp: HostPlan, ctx: Arc<Ctx>) -> HostFacts {
     let mut hf = HostFacts::new(&hp.name, hp.address);
     if let Some(reason) = &hp.skip {
         hf.reachability = Reachability::NotProbed;
-        hf.facts.push(Fact { probe: "scope".into(), port: None, kind: FactKind::CannotCheck { what: "host".into(), reason: reason.clone() } });
+        hf.facts.push(Fact {
+            probe: "scope".into(),
+            port: None,
+            kind: FactKind::CannotCheck {
+                what: "host".into(),
+                reason: reason.clone(),
+            },
+        });
         return hf;
     }
     let mut ports = hp.tcp_ports.clone();
@@ -114,7 +149,9 @@ async fn probe_host(hp: HostPlan, ctx: Arc<Ctx>) -> HostFacts {
     let (sentinels, rest) = ports.split_at(split);
 
     let first = probe_ports(hp.address, sentinels, &ctx, &per_host).await;
-    let alive = first.iter().any(|(o, _)| !matches!(o.outcome, Outcome::Timeout | Outcome::Unreachable(_)));
+    let alive = first
+        .iter()
+        .any(|(o, _)| !matches!(o.outcome, Outcome::Timeout | Outcome::Unreachable(_)));
     let mut results = first;
     if alive || hp.local {
         hf.reachability = Reachability::Up;
@@ -126,11 +163,21 @@ async fn probe_host(hp: HostPlan, ctx: Arc<Ctx>) -> HostFacts {
             _ => None,
         }) {
             Some(e) => format!("unreachable ({e})"),
-            None => format!("no answer on ports {} within {}", tried.join(", "), crate::duration::human(ctx.cfg.timeout)),
+            None => format!(
+                "no answer on ports {} within {}",
+                tried.join(", "),
+                crate::duration::human(ctx.cfg.timeout)
+            ),
         };
         for p in rest {
             results.push((
-                PortObservation { port: *p, proto: Proto::Tcp, outcome: Outcome::Skipped("host did not answer".into()), product: None, banner: None },
+                PortObservation {
+                    port: *p,
+                    proto: Proto::Tcp,
+                    outcome: Outcome::Skipped("host did not answer".into()),
+                    product: None,
+                    banner: None,
+                },
                 vec![],
             ));
             tick(&ctx);
@@ -156,14 +203,24 @@ fn tick(ctx: &Ctx) {
     }
 }
 
-async fn probe_ports(addr: IpAddr, ports: &[u16], ctx: &Arc<Ctx>, per_host: &Arc<Semaphore>) -> Vec<(PortObservation, Vec<Fact>)> {
+async fn probe_ports(
+    addr: IpAddr,
+    ports: &[u16],
+    ctx: &Arc<Ctx>,
+    per_host: &Arc<Semaphore>,
+) -> Vec<(PortObservation, Vec<Fact>)> {
     let mut set = JoinSet::new();
     for &port in ports {
         let (ctx, per_host) = (ctx.clone(), per_host.clone());
         set.spawn(async move {
             // Semaphores are never closed, so acquiring cannot fail.
             let _host = per_host.acquire_owned().await.expect("semaphore open");
-            let _global = ctx.global.clone().acquire_owned().await.expect("semaphore open");
+            let _global = ctx
+                .global
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("semaphore open");
             let r = probe_port(addr, port, &ctx).await;
             tick(&ctx);
             r
@@ -185,7 +242,13 @@ async fn probe_port(addr: IpAddr, port: u16, ctx: &Ctx) -> (PortObservation, Vec
     let timeout = ctx.cfg.timeout;
     let deadline = Instant::now() + timeout;
     let probes = catalog.probes_for_port(port);
-    let mut obs = PortObservation { port, proto: Proto::Tcp, outcome: Outcome::Open, product: None, banner: None };
+    let mut obs = PortObservation {
+        port,
+        proto: Proto::Tcp,
+        outcome: Outcome::Open,
+        product: None,
+        banner: None,
+    };
     let mut facts = Vec::new();
     let address = addr.to_string();
     for (i, probe) in probes.iter().enumerate() {
@@ -203,7 +266,11 @@ async fn probe_port(addr: IpAddr, port: u16, ctx: &Ctx) -> (PortObservation, Vec
         };
         let payload = probe.payload(&address);
         // A silent banner must leave time for the probes after it.
-        let probe_deadline = if payload.is_empty() && i + 1 < probes.len() { deadline.min(Instant::now() + timeout / 2) } else { deadline };
+        let probe_deadline = if payload.is_empty() && i + 1 < probes.len() {
+            deadline.min(Instant::now() + timeout / 2)
+        } else {
+            deadline
+        };
         let answer = tcp::exchange(&mut stream, &payload, probe_deadline, |buf| {
             // HTTP answers are read to the end: the body carries the fingerprint.
             !buf.starts_with(b"HTTP/") && catalog.identify(&probe.id, port, buf).is_some()
@@ -221,7 +288,12 @@ async fn probe_port(addr: IpAddr, port: u16, ctx: &Ctx) -> (PortObservation, Vec
             facts.push(Fact {
                 probe: probe.id.clone(),
                 port: Some(port),
-                kind: FactKind::Os { family: hint.family, name: hint.name, version: hint.version, strength: hint.strength },
+                kind: FactKind::Os {
+                    family: hint.family,
+                    name: hint.name,
+                    version: hint.version,
+                    strength: hint.strength,
+                },
             });
         }
         if let Some(id) = catalog.identify(&probe.id, port, &answer) {
@@ -245,4 +317,64 @@ async fn probe_port(addr: IpAddr, port: u16, ctx: &Ctx) -> (PortObservation, Vec
         }
     }
     (obs, facts)
+}
+
+/// Runs every registered deeper probe: per host for hosts that answered or
+/// are declared, and lab-wide. A panicking probe loses its facts, not the audit.
+async fn deep_probes(
+    mut facts: Facts,
+    inventory: Arc<Inventory>,
+    catalog: Arc<Catalog>,
+    cfg: &RunnerConfig,
+) -> Facts {
+    if deep::HOST_PROBES.is_empty() && deep::LAB_PROBES.is_empty() {
+        return facts;
+    }
+    let limit = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
+    let mut set = JoinSet::new();
+    for (i, hf) in facts.hosts.iter().enumerate() {
+        let Some(host) = inventory.host(&hf.name).cloned() else {
+            continue;
+        };
+        if matches!(hf.reachability, Reachability::NotProbed) {
+            continue;
+        }
+        let target = Arc::new(deep::HostTarget {
+            host,
+            scanned: hf.clone(),
+            inventory: inventory.clone(),
+            catalog: catalog.clone(),
+            timeout: cfg.timeout,
+            limit: limit.clone(),
+            trust_on_first_use: cfg.trust_on_first_use,
+        });
+        for (_, probe) in deep::HOST_PROBES {
+            let (target, probe) = (target.clone(), *probe);
+            set.spawn(async move { (Some(i), probe(&target).await) });
+        }
+    }
+    let lab = Arc::new(deep::LabTarget {
+        inventory: inventory.clone(),
+        scanned: facts.hosts.clone(),
+        timeout: cfg.timeout,
+        limit,
+    });
+    for (_, probe) in deep::LAB_PROBES {
+        let (lab, probe) = (lab.clone(), *probe);
+        set.spawn(async move { (None, probe(&lab).await) });
+    }
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((Some(i), new)) => {
+                for f in new {
+                    if !facts.hosts[i].facts.contains(&f) {
+                        facts.hosts[i].facts.push(f);
+                    }
+                }
+            }
+            Ok((None, new)) => facts.lab.extend(new),
+            Err(e) => tracing::error!("a deep probe failed: {e}"),
+        }
+    }
+    facts
 }

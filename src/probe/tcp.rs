@@ -31,9 +31,9 @@ pub fn classify(e: &io::Error) -> Outcome {
     match e.kind() {
         io::ErrorKind::ConnectionRefused => Outcome::Refused,
         io::ErrorKind::TimedOut => Outcome::Timeout,
-        io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable | io::ErrorKind::AddrNotAvailable => {
-            Outcome::Unreachable(e.to_string())
-        }
+        io::ErrorKind::HostUnreachable
+        | io::ErrorKind::NetworkUnreachable
+        | io::ErrorKind::AddrNotAvailable => Outcome::Unreachable(e.to_string()),
         _ => Outcome::Unreachable(e.to_string()),
     }
 }
@@ -50,14 +50,23 @@ pub async fn exchange(
     if !payload.is_empty() {
         match timeout_at(deadline, stream.write_all(payload)).await {
             Err(_) => return Err(Outcome::Timeout),
-            Ok(Err(e)) => return Err(Outcome::ProtocolError(format!("write failed: {}", e.kind()))),
+            Ok(Err(e)) => {
+                return Err(Outcome::ProtocolError(format!(
+                    "write failed: {}",
+                    e.kind()
+                )));
+            }
             Ok(Ok(())) => {}
         }
     }
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 16 * 1024];
     loop {
-        let until = if buf.is_empty() { deadline } else { deadline.min(Instant::now() + IDLE_GAP) };
+        let until = if buf.is_empty() {
+            deadline
+        } else {
+            deadline.min(Instant::now() + IDLE_GAP)
+        };
         match timeout_at(until, stream.read(&mut chunk)).await {
             Err(_) => break,
             Ok(Ok(0)) => break,

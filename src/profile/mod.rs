@@ -17,9 +17,21 @@ use crate::diag::{self, Code, Diagnostics, Source};
 
 /// The profiles shipped in the binary: (name, file name, contents).
 pub const EMBEDDED: &[(&str, &str, &str)] = &[
-    ("common", "profiles/common.toml", include_str!("../../profiles/common.toml")),
-    ("sisr", "profiles/sisr.toml", include_str!("../../profiles/sisr.toml")),
-    ("slam", "profiles/slam.toml", include_str!("../../profiles/slam.toml")),
+    (
+        "common",
+        "profiles/common.toml",
+        include_str!("../../profiles/common.toml"),
+    ),
+    (
+        "sisr",
+        "profiles/sisr.toml",
+        include_str!("../../profiles/sisr.toml"),
+    ),
+    (
+        "slam",
+        "profiles/slam.toml",
+        include_str!("../../profiles/slam.toml"),
+    ),
 ];
 
 /// Names a user can pass to `--profile` (the common part alone is not an exam option).
@@ -54,7 +66,11 @@ fn origin_of(spec: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(spec))
 }
 
-fn load_inner(spec: &str, base: Option<&Path>, stack: &mut Vec<String>) -> (Option<Profile>, Diagnostics) {
+fn load_inner(
+    spec: &str,
+    base: Option<&Path>,
+    stack: &mut Vec<String>,
+) -> (Option<Profile>, Diagnostics) {
     let mut src = match EMBEDDED.iter().find(|(name, _, _)| *name == spec) {
         Some((_, file, text)) => Source::new(*file, *text),
         None => {
@@ -79,7 +95,12 @@ fn load_inner(spec: &str, base: Option<&Path>, stack: &mut Vec<String>) -> (Opti
     };
     let key = src.path.display().to_string();
     if stack.contains(&key) {
-        src.error(Code::InvalidValue, None, format!("include cycle: {} -> {key}", stack.join(" -> ")), None);
+        src.error(
+            Code::InvalidValue,
+            None,
+            format!("include cycle: {} -> {key}", stack.join(" -> ")),
+            None,
+        );
         return (None, src.diags);
     }
     stack.push(key);
@@ -87,7 +108,12 @@ fn load_inner(spec: &str, base: Option<&Path>, stack: &mut Vec<String>) -> (Opti
     let mut diags = Diagnostics::default();
     let profile = parsed.map(|file| {
         let dir = src.path.parent().map(Path::to_path_buf);
-        let mut merged = Profile { id: file.header.id.clone(), title: file.header.title.clone(), requirements: vec![], groups: vec![] };
+        let mut merged = Profile {
+            id: file.header.id.clone(),
+            title: file.header.title.clone(),
+            requirements: vec![],
+            groups: vec![],
+        };
         for inc in &file.header.include {
             let (p, d) = load_inner(inc, dir.as_deref(), stack);
             diags.extend(d);
@@ -145,7 +171,12 @@ fn parse_file(src: &mut Source) -> Option<ProfileFile> {
     let header = match diag::get(root.get_ref(), "profile") {
         Some(v) => src.deserialize::<ProfileHeader>(v, "[profile]"),
         None => {
-            src.error(Code::InvalidValue, Some(0..0), "missing [profile] table (id, title)", None);
+            src.error(
+                Code::InvalidValue,
+                Some(0..0),
+                "missing [profile] table (id, title)",
+                None,
+            );
             None
         }
     };
@@ -155,7 +186,12 @@ fn parse_file(src: &mut Source) -> Option<ProfileFile> {
         if let Some(r) = src.deserialize::<Requirement>(item, "[[requirement]]") {
             let span = diag::value_span(item, "id");
             if !seen.insert(r.id.clone()) {
-                src.error(Code::Duplicate, Some(span.clone()), format!("requirement `{}` is defined twice in this file", r.id), None);
+                src.error(
+                    Code::Duplicate,
+                    Some(span.clone()),
+                    format!("requirement `{}` is defined twice in this file", r.id),
+                    None,
+                );
             }
             check_rule(src, &r, item);
             requirements.push(r);
@@ -167,7 +203,11 @@ fn parse_file(src: &mut Source) -> Option<ProfileFile> {
             groups.push(g);
         }
     }
-    Some(ProfileFile { header: header?, requirements, groups })
+    Some(ProfileFile {
+        header: header?,
+        requirements,
+        groups,
+    })
 }
 
 /// Items of a `[[key]]` array (an error if the key holds something else).
@@ -176,13 +216,20 @@ pub(crate) fn array<'a, 't>(
     key: &str,
     src: &mut Source,
 ) -> Vec<&'a toml::Spanned<DeValue<'t>>> {
-    let DeValue::Table(t) = root.get_ref() else { return vec![] };
+    let DeValue::Table(t) = root.get_ref() else {
+        return vec![];
+    };
     match diag::get(t, key) {
         None => vec![],
         Some(v) => match v.get_ref() {
             DeValue::Array(a) => a.iter().collect(),
             _ => {
-                src.error(Code::InvalidValue, Some(v.span()), format!("`{key}` must be an array of tables: write [[{key}]]"), None);
+                src.error(
+                    Code::InvalidValue,
+                    Some(v.span()),
+                    format!("`{key}` must be an array of tables: write [[{key}]]"),
+                    None,
+                );
                 vec![]
             }
         },
@@ -192,15 +239,27 @@ pub(crate) fn array<'a, 't>(
 fn check_rule(src: &mut Source, r: &Requirement, item: &toml::Spanned<DeValue<'_>>) {
     let span = Some(diag::value_span(item, "rule"));
     let caps: Vec<&String> = match &r.rule {
-        Rule::Capability { any, all, partial, .. } => {
+        Rule::Capability {
+            any, all, partial, ..
+        } => {
             if any.is_empty() && all.is_empty() {
-                src.error(Code::InvalidValue, span.clone(), format!("rule of `{}` names no capability", r.id), Some("give `any = [...]` or `all = [...]`".into()));
+                src.error(
+                    Code::InvalidValue,
+                    span.clone(),
+                    format!("rule of `{}` names no capability", r.id),
+                    Some("give `any = [...]` or `all = [...]`".into()),
+                );
             }
             any.iter().chain(all).chain(partial).collect()
         }
         Rule::Backup { any, max_age } => {
             if let Err(e) = crate::duration::parse(max_age) {
-                src.error(Code::InvalidDuration, span.clone(), format!("max_age of `{}`: {e}", r.id), None);
+                src.error(
+                    Code::InvalidDuration,
+                    span.clone(),
+                    format!("max_age of `{}`: {e}", r.id),
+                    None,
+                );
             }
             any.iter().collect()
         }
@@ -211,7 +270,10 @@ fn check_rule(src: &mut Source, r: &Requirement, item: &toml::Spanned<DeValue<'_
             src.warning(
                 Code::Suspicious,
                 span.clone(),
-                format!("`{}` names capability `{c}`, which no probe or catalog entry provides", r.id),
+                format!(
+                    "`{}` names capability `{c}`, which no probe or catalog entry provides",
+                    r.id
+                ),
                 Some("it can never be observed; see `labcheck profiles capabilities`".into()),
             );
         }
@@ -223,20 +285,35 @@ pub fn validate(p: &Profile, src: &mut Source) {
     for g in &p.groups {
         for m in &g.members {
             if p.requirement(m).is_none() {
-                src.error(Code::UnknownReference, None, format!("group `{}` names unknown requirement `{m}`", g.id), None);
+                src.error(
+                    Code::UnknownReference,
+                    None,
+                    format!("group `{}` names unknown requirement `{m}`", g.id),
+                    None,
+                );
             }
         }
         if g.needed == 0 || g.needed > g.members.len() {
             src.error(
                 Code::InvalidValue,
                 None,
-                format!("group `{}` needs {} of {} members", g.id, g.needed, g.members.len()),
+                format!(
+                    "group `{}` needs {} of {} members",
+                    g.id,
+                    g.needed,
+                    g.members.len()
+                ),
                 Some("`needed` must be between 1 and the number of members".into()),
             );
         }
     }
     if p.requirements.is_empty() {
-        src.error(Code::InvalidValue, None, format!("profile `{}` has no requirement", p.id), None);
+        src.error(
+            Code::InvalidValue,
+            None,
+            format!("profile `{}` has no requirement", p.id),
+            None,
+        );
     }
 }
 

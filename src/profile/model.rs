@@ -127,10 +127,7 @@ pub enum Rule {
     },
     /// A backup solution, and when its latest backup's age is known, no
     /// older than `max_age` (`7d`, `36h`).
-    Backup {
-        any: Vec<String>,
-        max_age: String,
-    },
+    Backup { any: Vec<String>, max_age: String },
     /// At least `min` audited hosts answered on the network.
     HostsReachable {
         #[serde(default = "one")]

@@ -12,17 +12,48 @@ fn shipped_profiles_load_without_diagnostics() {
 
 /// Every id of annexe-II.E.md, in the profile that must carry it.
 const SISR_IDS: &[&str] = &[
-    "common.auth", "common.dbms", "common.internet", "common.collab", "common.two-os", "common.backup",
-    "common.secured-resources", "common.terminals", "common.real-equipment", "common.sec.incidents",
-    "common.sec.ids", "common.sec.encryption", "common.sec.traffic", "sisr.real-infrastructure",
-    "sisr.perimeters", "sisr.sla-service", "sisr.frame-analysis", "sisr.config-mgmt", "sisr.remote-admin",
-    "sisr.monitoring", "sisr.secure-access", "sisr.continuity", "sisr.fault-tolerance", "sisr.load-balancing",
-    "sisr.site-vpn", "sisr.access-deployment", "sisr.scripted-automation", "sisr.intrusion-detection",
+    "common.auth",
+    "common.dbms",
+    "common.internet",
+    "common.collab",
+    "common.two-os",
+    "common.backup",
+    "common.secured-resources",
+    "common.terminals",
+    "common.real-equipment",
+    "common.sec.incidents",
+    "common.sec.ids",
+    "common.sec.encryption",
+    "common.sec.traffic",
+    "sisr.real-infrastructure",
+    "sisr.perimeters",
+    "sisr.sla-service",
+    "sisr.frame-analysis",
+    "sisr.config-mgmt",
+    "sisr.remote-admin",
+    "sisr.monitoring",
+    "sisr.secure-access",
+    "sisr.continuity",
+    "sisr.fault-tolerance",
+    "sisr.load-balancing",
+    "sisr.site-vpn",
+    "sisr.access-deployment",
+    "sisr.scripted-automation",
+    "sisr.intrusion-detection",
 ];
 const SLAM_IDS: &[&str] = &[
-    "slam.dev-env", "slam.component-library", "slam.dbms-language", "slam.vcs-issues", "slam.abnormal-testing",
-    "slam.two-apps", "slam.remote-services", "slam.situation.thick-client", "slam.situation.browser",
-    "slam.situation.mobile", "slam.situation.server", "slam.source-available",
+    "slam.dev-env",
+    "slam.component-library",
+    "slam.dbms-language",
+    "slam.vcs-issues",
+    "slam.abnormal-testing",
+    "slam.two-apps",
+    "slam.remote-services",
+    "slam.situation.thick-client",
+    "slam.situation.browser",
+    "slam.situation.mobile",
+    "slam.situation.server",
+    "slam.source-available",
 ];
 
 #[test]
@@ -32,12 +63,24 @@ fn every_annexe_id_is_present_with_groups() {
     assert_eq!(ids, SISR_IDS);
     let g = sisr.group("sisr.one-of").unwrap();
     assert_eq!((g.needed, g.members.len()), (1, 4));
-    assert!(g.members.iter().all(|m| !sisr.requirement(m).unwrap().mandatory));
+    assert!(
+        g.members
+            .iter()
+            .all(|m| !sisr.requirement(m).unwrap().mandatory)
+    );
 
     let slam = load("slam").unwrap();
-    let ids: Vec<&str> = slam.requirements.iter().map(|r| r.id.as_str()).filter(|i| i.starts_with("slam.")).collect();
+    let ids: Vec<&str> = slam
+        .requirements
+        .iter()
+        .map(|r| r.id.as_str())
+        .filter(|i| i.starts_with("slam."))
+        .collect();
     assert_eq!(ids, SLAM_IDS);
-    assert!(slam.requirement("common.dbms").is_some(), "slam includes the common part");
+    assert!(
+        slam.requirement("common.dbms").is_some(),
+        "slam includes the common part"
+    );
     let g = slam.group("slam.situations").unwrap();
     assert_eq!((g.needed, g.members.len()), (3, 4));
 }
@@ -46,9 +89,21 @@ fn every_annexe_id_is_present_with_groups() {
 fn wording_is_french_and_texts_are_bilingual() {
     for name in SELECTABLE {
         for r in load(name).unwrap().requirements {
-            assert!(!r.wording.is_empty() && !r.how.en.is_empty() && !r.how.fr.is_empty(), "{}", r.id);
-            assert!(!r.remediation.en.is_empty() && !r.remediation.fr.is_empty(), "{}", r.id);
-            assert_ne!(r.title.en, r.title.fr, "{}: the French title is a translation", r.id);
+            assert!(
+                !r.wording.is_empty() && !r.how.en.is_empty() && !r.how.fr.is_empty(),
+                "{}",
+                r.id
+            );
+            assert!(
+                !r.remediation.en.is_empty() && !r.remediation.fr.is_empty(),
+                "{}",
+                r.id
+            );
+            assert_ne!(
+                r.title.en, r.title.fr,
+                "{}: the French title is a translation",
+                r.id
+            );
         }
     }
 }
@@ -91,8 +146,20 @@ rule = { kind = "backup", any = ["backup"], max_age = "36h" }
     assert_eq!(p.id, "b12");
     assert!(p.requirement("local.wifi").is_some());
     assert!(p.requirement("sisr.monitoring").is_some());
-    assert_eq!(p.requirement("common.backup").unwrap().rule, Rule::Backup { any: vec!["backup".into()], max_age: "36h".into() });
-    assert_eq!(p.requirements.iter().filter(|r| r.id == "common.backup").count(), 1);
+    assert_eq!(
+        p.requirement("common.backup").unwrap().rule,
+        Rule::Backup {
+            any: vec!["backup".into()],
+            max_age: "36h".into()
+        }
+    );
+    assert_eq!(
+        p.requirements
+            .iter()
+            .filter(|r| r.id == "common.backup")
+            .count(),
+        1
+    );
 }
 
 #[test]
@@ -137,11 +204,30 @@ remediation = { en = "x", fr = "x" }
     std::fs::write(&path, text).unwrap();
     let (_, d) = load_with_diagnostics(path.to_str().unwrap());
     let s = d.to_string();
-    assert!(d.0.iter().any(|x| x.code == Code::InvalidDuration && x.line == 14), "{s}");
-    assert!(d.0.iter().any(|x| x.code == Code::UnknownKey && x.line == 15), "{s}");
-    assert!(d.0.iter().any(|x| x.code == Code::InvalidValue && x.line == 22), "bad evidence class\n{s}");
-    assert!(d.0.iter().any(|x| x.code == Code::UnknownReference && x.message.contains("zzz")), "{s}");
-    assert!(d.0.iter().any(|x| x.message.contains("needs 3 of 2")), "{s}");
+    assert!(
+        d.0.iter()
+            .any(|x| x.code == Code::InvalidDuration && x.line == 14),
+        "{s}"
+    );
+    assert!(
+        d.0.iter()
+            .any(|x| x.code == Code::UnknownKey && x.line == 15),
+        "{s}"
+    );
+    assert!(
+        d.0.iter()
+            .any(|x| x.code == Code::InvalidValue && x.line == 22),
+        "bad evidence class\n{s}"
+    );
+    assert!(
+        d.0.iter()
+            .any(|x| x.code == Code::UnknownReference && x.message.contains("zzz")),
+        "{s}"
+    );
+    assert!(
+        d.0.iter().any(|x| x.message.contains("needs 3 of 2")),
+        "{s}"
+    );
 }
 
 #[test]

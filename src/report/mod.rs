@@ -54,15 +54,30 @@ impl FromStr for Format {
             "xml" => "junit",
             other => other,
         };
-        Format::ALL.iter().find(|(n, _)| *n == s).map(|(_, f)| *f).ok_or_else(|| {
-            format!("unknown format `{s}` (expected one of: {})", Format::ALL.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))
-        })
+        Format::ALL
+            .iter()
+            .find(|(n, _)| *n == s)
+            .map(|(_, f)| *f)
+            .ok_or_else(|| {
+                format!(
+                    "unknown format `{s}` (expected one of: {})",
+                    Format::ALL
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
     }
 }
 
 impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = Format::ALL.iter().find(|(_, x)| x == self).map(|(n, _)| *n).unwrap_or("?");
+        let name = Format::ALL
+            .iter()
+            .find(|(_, x)| x == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("?");
         f.write_str(name)
     }
 }

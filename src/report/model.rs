@@ -199,7 +199,12 @@ impl AuditReport {
                     .facts
                     .iter()
                     .filter_map(|f| match &f.kind {
-                        FactKind::Service { product, name, version, .. } => Some(ServiceReport {
+                        FactKind::Service {
+                            product,
+                            name,
+                            version,
+                            ..
+                        } => Some(ServiceReport {
                             port: f.port.unwrap_or(0),
                             proto: "tcp".into(),
                             product: product.clone(),
@@ -217,7 +222,9 @@ impl AuditReport {
                         proto: p.proto.as_str().into(),
                         outcome: p.outcome.label().into(),
                         detail: match &p.outcome {
-                            crate::facts::Outcome::Unreachable(d) | crate::facts::Outcome::ProtocolError(d) | crate::facts::Outcome::Skipped(d) => Some(d.clone()),
+                            crate::facts::Outcome::Unreachable(d)
+                            | crate::facts::Outcome::ProtocolError(d)
+                            | crate::facts::Outcome::Skipped(d) => Some(d.clone()),
                             _ => None,
                         },
                         product: p.product.clone(),
@@ -242,7 +249,10 @@ impl AuditReport {
             .collect();
         AuditReport {
             schema_version: SCHEMA_VERSION,
-            tool: Tool { name: "labcheck".into(), version: env!("CARGO_PKG_VERSION").into() },
+            tool: Tool {
+                name: "labcheck".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
             lab: i.inventory.lab.name.clone(),
             profile: i.profile.id.clone(),
             lang,
@@ -263,11 +273,24 @@ fn best_os(h: &crate::facts::HostFacts) -> Option<String> {
     h.facts
         .iter()
         .filter_map(|f| match &f.kind {
-            FactKind::Os { family, name, version, strength } => Some((*strength, family, name, version)),
+            FactKind::Os {
+                family,
+                name,
+                version,
+                strength,
+            } => Some((*strength, family, name, version)),
             _ => None,
         })
         .max_by_key(|(s, _, n, v)| (*s == Strength::Strong, n.is_some(), v.is_some()))
         .map(|(_, fam, name, version)| {
-            [Some(fam.as_str().to_string()), name.clone(), version.clone()].into_iter().flatten().collect::<Vec<_>>().join(" ")
+            [
+                Some(fam.as_str().to_string()),
+                name.clone(),
+                version.clone(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ")
         })
 }
