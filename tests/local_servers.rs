@@ -19,22 +19,58 @@ fn real_sshd_and_nginx_are_identified_and_decide_requirements() {
         ),
     )
     .unwrap();
-    let o = labcheck(&["audit", "--inventory", inv.to_str().unwrap(), "--format", "json", "--timeout", "2s"]);
-    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o.stderr)));
+    let o = labcheck(&[
+        "audit",
+        "--inventory",
+        inv.to_str().unwrap(),
+        "--format",
+        "json",
+        "--timeout",
+        "2s",
+    ]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o.stderr)));
     let host = &report["hosts"][0];
     assert_eq!(host["reachable"], true);
     let services = host["services"].as_array().unwrap();
-    let find = |port: u16| services.iter().find(|s| s["port"] == port).unwrap_or_else(|| panic!("no service on {port}: {services:?}"));
+    let find = |port: u16| {
+        services
+            .iter()
+            .find(|s| s["port"] == port)
+            .unwrap_or_else(|| panic!("no service on {port}: {services:?}"))
+    };
     assert_eq!(find(ssh_port)["product"], "openssh");
     assert_eq!(find(http_port)["product"], "nginx");
-    assert!(find(http_port)["version"].as_str().unwrap().starts_with("1."));
+    assert!(
+        find(http_port)["version"]
+            .as_str()
+            .unwrap()
+            .starts_with("1.")
+    );
     // The Debian OpenSSH banner names the distribution.
-    assert!(host["os"].as_str().unwrap().contains("debian"), "{}", host["os"]);
+    assert!(
+        host["os"].as_str().unwrap().contains("debian"),
+        "{}",
+        host["os"]
+    );
 
-    let req = |id: &str| report["requirements"].as_array().unwrap().iter().find(|r| r["id"] == id).unwrap().clone();
+    let req = |id: &str| {
+        report["requirements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap()
+            .clone()
+    };
     let remote = req("sisr.remote-admin");
     assert_eq!(remote["status"], "conform");
-    assert!(remote["evidence"].as_array().unwrap().iter().any(|e| e["observed"].as_str().unwrap().contains(&format!("tcp/{ssh_port}"))));
+    assert!(remote["evidence"].as_array().unwrap().iter().any(|e| {
+        e["observed"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("tcp/{ssh_port}"))
+    }));
     assert_eq!(req("common.sec.encryption")["status"], "conform");
     // One Linux host: the two-OS requirement is observed unmet or undecided, never conform.
     assert_ne!(req("common.two-os")["status"], "conform");

@@ -42,7 +42,11 @@ pub fn require(bin: &str, package: &str) -> PathBuf {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn wait_port(port: u16, child: &mut Child, what: &str) {
@@ -73,7 +77,11 @@ impl Drop for Server {
 pub fn start_sshd(dir: &Path, port: u16) -> Server {
     let sshd = require("/usr/sbin/sshd", "openssh-server");
     let key = dir.join("hostkey");
-    let st = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).status().expect("ssh-keygen");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen");
     assert!(st.success());
     let conf = dir.join("sshd_config");
     std::fs::write(
@@ -87,7 +95,15 @@ pub fn start_sshd(dir: &Path, port: u16) -> Server {
     .unwrap();
     // sshd refuses to start without its privilege-separation directory.
     let _ = std::fs::create_dir_all("/run/sshd");
-    let mut child = Command::new(sshd).arg("-D").arg("-e").arg("-f").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start sshd");
+    let mut child = Command::new(sshd)
+        .arg("-D")
+        .arg("-e")
+        .arg("-f")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start sshd");
     wait_port(port, &mut child, "sshd");
     Server(child)
 }
@@ -104,7 +120,15 @@ pub fn start_nginx(dir: &Path, port: u16) -> Server {
         ),
     )
     .unwrap();
-    let mut child = Command::new(nginx).arg("-p").arg(dir).arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start nginx");
+    let mut child = Command::new(nginx)
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start nginx");
     wait_port(port, &mut child, "nginx");
     Server(child)
 }
