@@ -80,7 +80,7 @@ if [[ -t 1 && -z ${NO_COLOR:-} ]]; then
 else
   C_OK='' C_BAD='' C_WARN='' C_DIM='' C_END=''
 fi
-log()  { printf '%s[lab]%s %s\n' "$C_DIM" "$C_END" "$*"; }
+log()  { printf '%s[lab +%ss]%s %s\n' "$C_DIM" "$SECONDS" "$C_END" "$*"; }
 warn() { printf '%s[lab] warning:%s %s\n' "$C_WARN" "$C_END" "$*" >&2; }
 die()  { printf '%s[lab] error:%s %s\n' "$C_BAD" "$C_END" "$*" >&2; exit 1; }
 
@@ -116,12 +116,16 @@ host_all_addrs() {
 }
 
 # ---------------------------------------------------------------- pid files
-proc_starttime() { # field 22 of /proc/PID/stat (after the "(comm)" part)
+# Start time of a live process: field 22 of /proc/PID/stat (counted after
+# the "(comm)" part, which may contain spaces). A zombie counts as dead:
+# daemons outlive up and are reaped by PID 1, which may take a while.
+proc_starttime() {
   local s
-  s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  s=$(<"/proc/$1/stat") 2>/dev/null || return 1
   s=${s##*) }
   # shellcheck disable=SC2086
   set -- $s
+  [[ $1 != Z && $1 != X ]] || return 1
   echo "${20}"
 }
 
@@ -218,15 +222,8 @@ spawn() {
     sh -c "$WRAP_SH" lab-wrap "$host" "${binds[@]}" -- "$@" \
     </dev/null >>"$logf" 2>&1 &
   pid=$!
-  # Wait until the exec chain reached the daemon itself, so the recorded
-  # start time is the daemon's (it is the same PID all along).
-  local want i
-  want=$(basename "$1"); want=${want:0:15}
-  for ((i = 0; i < 50; i++)); do
-    [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$want" ]] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
+  # The exec chain (setsid, ip, unshare, sh, setpriv...) keeps this PID and
+  # its start time, so it can be recorded right away.
   pid_record "$host-$name" "$pid"
 }
 

@@ -8,18 +8,21 @@
 SETPRIV_PROM=(setpriv --reuid=prometheus --regid=prometheus --clear-groups)
 SETPRIV_PG=(setpriv --reuid=postgres --regid=postgres --clear-groups)
 
-start_sshd() { # every host but dead; routers listen on all their addresses
-  local h=$1
-  spawn "$h" sshd -- /usr/sbin/sshd -D -e -f "$STATE/hosts/$h/sshd_config"
-  wait_service "$h" sshd "$(host_addr "$h")" 22
+# spawn_* only start; start_* also wait until the port answers. up spawns
+# the 11 sshd and node exporters first and waits afterwards (a node exporter
+# needs ~3 s before it listens).
+spawn_sshd() { # every host but dead; routers listen on all their addresses
+  spawn "$1" sshd -- /usr/sbin/sshd -D -e -f "$STATE/hosts/$1/sshd_config"
 }
+start_sshd() { spawn_sshd "$1" && wait_service "$1" sshd "$(host_addr "$1")" 22; }
 
+spawn_node_exporter() {
+  spawn "$1" node-exporter -- "${SETPRIV_PROM[@]}" /usr/bin/prometheus-node-exporter \
+    --web.listen-address="$(host_addr "$1"):9100" \
+    --collector.textfile.directory="$STATE/hosts/$1/textfile"
+}
 start_node_exporter() {
-  local h=$1
-  spawn "$h" node-exporter -- "${SETPRIV_PROM[@]}" /usr/bin/prometheus-node-exporter \
-    --web.listen-address="$(host_addr "$h"):9100" \
-    --collector.textfile.directory="$STATE/hosts/$h/textfile"
-  wait_service "$h" node-exporter "$(host_addr "$h")" 9100
+  spawn_node_exporter "$1" && wait_service "$1" node-exporter "$(host_addr "$1")" 9100
 }
 
 # ---- site-to-site VPN: wireguard-go (userspace: the kernel has no wireguard)
