@@ -58,6 +58,10 @@ pub struct ProductDef {
     pub capabilities: Vec<String>,
     #[serde(rename = "match")]
     pub matches: Vec<MatchDef>,
+    /// A catch-all ("some web server"): the port's other probes are still
+    /// tried, and a specific product found by them wins.
+    #[serde(default)]
+    pub generic: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

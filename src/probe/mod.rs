@@ -6,6 +6,7 @@
 
 pub mod deep;
 pub mod local;
+pub mod sql;
 pub mod tcp;
 
 use std::net::IpAddr;
@@ -250,6 +251,7 @@ async fn probe_port(addr: IpAddr, port: u16, ctx: &Ctx) -> (PortObservation, Vec
         banner: None,
     };
     let mut facts = Vec::new();
+    let mut generic: Option<(String, String, Fact)> = None;
     let address = addr.to_string();
     for (i, probe) in probes.iter().enumerate() {
         if Instant::now() >= deadline {
@@ -297,9 +299,7 @@ async fn probe_port(addr: IpAddr, port: u16, ctx: &Ctx) -> (PortObservation, Vec
             });
         }
         if let Some(id) = catalog.identify(&probe.id, port, &answer) {
-            obs.product = Some(id.product.id.clone());
-            obs.banner = Some(untrusted::first_line(&answer, untrusted::MAX_QUOTE));
-            facts.push(Fact {
+            let fact = Fact {
                 probe: probe.id.clone(),
                 port: Some(port),
                 kind: FactKind::Service {
@@ -309,12 +309,28 @@ async fn probe_port(addr: IpAddr, port: u16, ctx: &Ctx) -> (PortObservation, Vec
                     capabilities: id.product.capabilities.clone(),
                     open_source: id.product.open_source,
                 },
-            });
-            break;
+            };
+            let banner = untrusted::first_line(&answer, untrusted::MAX_QUOTE);
+            if !id.product.generic {
+                obs.product = Some(id.product.id.clone());
+                obs.banner = Some(banner);
+                facts.push(fact);
+                generic = None;
+                break;
+            }
+            // Keep the catch-all, but let the port's other probes try for better.
+            if generic.is_none() {
+                generic = Some((id.product.id.clone(), banner, fact));
+            }
         }
         if obs.banner.is_none() && !answer.is_empty() {
             obs.banner = Some(untrusted::first_line(&answer, untrusted::MAX_QUOTE));
         }
+    }
+    if let Some((product, banner, fact)) = generic {
+        obs.product = Some(product);
+        obs.banner = Some(banner);
+        facts.push(fact);
     }
     (obs, facts)
 }
