@@ -85,16 +85,28 @@ warn() { printf '%s[lab] warning:%s %s\n' "$C_WARN" "$C_END" "$*" >&2; }
 die()  { printf '%s[lab] error:%s %s\n' "$C_BAD" "$C_END" "$*" >&2; exit 1; }
 
 require_root() {
-  if [[ $(id -u) -ne 0 ]]; then
-    cat >&2 <<EOF
-[lab] error: $(basename "$0") must run as root.
-  Without root it cannot create network namespaces, veth links or bridges,
-  load nftables rules, install Debian packages, create the 'audit' user,
-  or start sshd/slapd/postgres/mariadb/... as their own users.
-  Run: sudo $0 $*
+  [[ $(id -u) -eq 0 ]] && return 0
+  local cmd why
+  cmd=$(basename "$0")
+  case $cmd in
+    up) why="install Debian packages, create network namespaces, veth links and
+  bridges, load nftables rules, create the 'audit' user, or start sshd,
+  slapd, postgres, mariadbd... as their own users" ;;
+    down) why="stop the lab daemons (they run as root and as service users), delete
+  the lc-* namespaces and the lcv-audit link, remove /etc/netns/lc-* or the
+  'audit' user" ;;
+    status) why="read the daemons' PID files and process start times, run wg and nft
+  inside the namespaces, or list the borg repository (all root-only)" ;;
+    break | repair) why="signal the lab daemons, change r1's nftables rules, or touch the
+  root-owned borg repository and host keys" ;;
+    *) why="enter the lab's network namespaces" ;;
+  esac
+  cat >&2 <<EOF
+[lab] error: tests/lab/$cmd must run as root: without root it cannot
+  $why.
+  Nothing was done. Run: sudo tests/lab/$cmd $*
 EOF
-    exit 1
-  fi
+  exit 1
 }
 
 # ---------------------------------------------------------------- host table
