@@ -6,7 +6,6 @@
 
 pub mod deep;
 pub mod local;
-pub mod sql;
 pub mod tcp;
 
 use std::net::IpAddr;
