@@ -65,7 +65,7 @@ SCENARIOS=(vpn-down backup-stale lb-backend-down ldap-down dbms-down
 LAB_PACKAGES=(
   iproute2 nftables util-linux procps openssl ca-certificates curl
   netcat-openbsd python3 openssh-server openssh-client
-  slapd ldap-utils dnsmasq-base
+  slapd ldap-utils dnsmasq-base freeradius freeradius-utils
   postgresql-15 postgresql-client-15 mariadb-server mariadb-client
   nginx-light haproxy wireguard-go wireguard-tools
   prometheus prometheus-alertmanager prometheus-node-exporter

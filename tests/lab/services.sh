@@ -71,6 +71,19 @@ start_dnsmasq() {
   wait_service dc dnsmasq 198.18.10.10 53
 }
 
+# FreeRADIUS answers only declared clients (the lab LAN, with
+# LAB_RADIUS_SECRET): the check is a real Access-Request for alice.
+start_radius() {
+  spawn dc radius -- /usr/sbin/freeradius -f -l stdout -d "$STATE/hosts/dc/radius/raddb"
+  wait_until 20 "FreeRADIUS accepts alice" radius_accepts_alice ||
+    { tail -n 20 "$STATE/logs/dc-radius.log" >&2; return 1; }
+}
+radius_accepts_alice() {
+  pid_alive dc-radius &&
+    printf 'User-Name = "alice"\nUser-Password = "%s"\n' "$LAB_ALICE_PASSWORD" |
+    radclient -t 1 -r 1 198.18.10.10:1812 auth "$LAB_RADIUS_SECRET" 2>&1 | grep -q 'Access-Accept'
+}
+
 # ---- db: PostgreSQL and MariaDB
 start_postgres() {
   spawn db postgres -- "${SETPRIV_PG[@]}" "$PG_BIN/postgres" -D "$STATE/hosts/db/pg/data"
