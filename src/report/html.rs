@@ -238,10 +238,26 @@ pub fn render(report: &AuditReport) -> String {
                     )
                 })
                 .collect();
-            let services = if services.is_empty() {
+            let problems: Vec<String> = host
+                .problems
+                .iter()
+                .map(|pb| {
+                    format!(
+                        "<li class=\"muted\">{} ({}) : {}</li>",
+                        h(&pb.what),
+                        h(&pb.probe),
+                        h(&pb.reason)
+                    )
+                })
+                .collect();
+            let services = if services.is_empty() && problems.is_empty() {
                 String::new()
             } else {
-                format!("<ul class=\"evidence\">{}</ul>", services.concat())
+                format!(
+                    "<ul class=\"evidence\">{}{}</ul>",
+                    services.concat(),
+                    problems.concat()
+                )
             };
             let _ = writeln!(
                 b,

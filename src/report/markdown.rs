@@ -189,6 +189,15 @@ pub fn render(report: &AuditReport) -> String {
                 .services
                 .iter()
                 .map(|s| format!("{}/{} {}", s.port, m(&s.proto), m(&service_label(s))))
+                .chain(h.problems.iter().map(|pb| {
+                    tr!(
+                        lang,
+                        "not checked: {} ({})",
+                        "non vérifié : {} ({})",
+                        m(&pb.what),
+                        m(&pb.reason)
+                    )
+                }))
                 .collect::<Vec<_>>()
                 .join("; ");
             let _ = writeln!(

@@ -100,6 +100,19 @@ pub struct HostReport {
     pub services: Vec<ServiceReport>,
     /// Every port probed and its outcome.
     pub ports: Vec<PortReport>,
+    /// Checks that could not be made on this host, and why (a refused SSH
+    /// host key, refused credentials, a missing command…).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<ProblemReport>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProblemReport {
+    /// Which probe met the problem.
+    pub probe: String,
+    /// What could not be checked.
+    pub what: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -244,6 +257,18 @@ impl AuditReport {
                     os: best_os(h),
                     services,
                     ports,
+                    problems: h
+                        .facts
+                        .iter()
+                        .filter_map(|f| match &f.kind {
+                            FactKind::CannotCheck { what, reason } => Some(ProblemReport {
+                                probe: f.probe.clone(),
+                                what: what.clone(),
+                                reason: reason.clone(),
+                            }),
+                            _ => None,
+                        })
+                        .collect(),
                 }
             })
             .collect();

@@ -147,6 +147,7 @@ fn sample(lang: Lang) -> AuditReport {
             zone: Some("lan".into()),
             reachable: true,
             unreachable_reason: None,
+            problems: vec![],
             os: Some("linux debian 12".into()),
             services: vec![ServiceReport {
                 port: 389,
@@ -180,6 +181,11 @@ fn sample(lang: Lang) -> AuditReport {
             zone: Some("lan".into()),
             reachable: false,
             unreachable_reason: Some(format!("no route to host \u{9b}2J {HOSTILE}")),
+            problems: vec![ProblemReport {
+                probe: "ssh".into(),
+                what: "host key".into(),
+                reason: format!("changed {HOSTILE}"),
+            }],
             os: None,
             services: Vec::new(),
             ports: Vec::new(),

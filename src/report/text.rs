@@ -376,6 +376,23 @@ pub fn render(report: &AuditReport, color: bool) -> String {
                     t(&service_label(s))
                 );
             }
+            for pb in &h.problems {
+                let _ = writeln!(
+                    out,
+                    "      {}",
+                    p.paint(
+                        status_colour(Status::CannotVerify),
+                        &tr!(
+                            lang,
+                            "not checked ({}): {}: {}",
+                            "non vérifié ({}) : {} : {}",
+                            t(&pb.probe),
+                            t(&pb.what),
+                            t(&pb.reason)
+                        )
+                    )
+                );
+            }
             if !h.ports.is_empty() {
                 let _ = writeln!(
                     out,
