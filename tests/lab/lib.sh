@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # globals used by the scripts that source this file
 # tests/lab/lib.sh — shared by up, down, status, break, repair, exec.
 #
 # The lab is a set of Linux network namespaces (one per host, names "lc-*")

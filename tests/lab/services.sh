@@ -35,7 +35,7 @@ start_wireguard() {
     r1) addr=198.18.0.5/30 route=198.19.20.0/24 ;;   # site A: remote LAN via tunnel
     r2) addr=198.18.0.6/30 route=198.18.10.0/24 ;;   # site B: site A's LAN via tunnel
   esac
-  spawn "$h" wireguard -- "$PY" "$LAB_SRC/wg-launch.py" "$ifc" audit
+  spawn "$h" wireguard -- "$PY" "$LAB_SRC/wg-launch.py" "$ifc" "$(id -gn audit)"
   wait_until 10 "$h $ifc control socket" test -S "$STATE/hosts/$h/wgrun/$ifc.sock" ||
     { tail -n 20 "$STATE/logs/$h-wireguard.log" >&2; return 1; }
   lab_exec "$h" wg setconf "$ifc" "$STATE/hosts/$h/$ifc.conf"
