@@ -5,7 +5,11 @@
 //! lab with dead hosts costs one timeout, not one per probe.
 
 pub mod deep;
+pub mod dns;
+pub mod ldap;
 pub mod local;
+pub mod netid;
+pub mod sql;
 pub mod tcp;
 
 use std::net::IpAddr;
