@@ -376,5 +376,6 @@ fn first_line(s: &str) -> String {
         .to_string()
 }
 
+pub mod http;
 #[cfg(test)]
 mod tests;

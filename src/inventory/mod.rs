@@ -163,6 +163,7 @@ fn lenient_lab(v: &Spanned<DeValue<'_>>) -> Lab {
             domain: None,
             dns: vec![],
             scope: vec![],
+            ca: None,
         };
     };
     let strings = |key: &str| -> Vec<String> {
@@ -189,6 +190,7 @@ fn lenient_lab(v: &Spanned<DeValue<'_>>) -> Lab {
             .iter()
             .filter_map(|s| parse_net(s).ok())
             .collect(),
+        ca: None,
     }
 }
 
@@ -282,6 +284,18 @@ fn validate(src: &mut Source, inv: &Inventory, sp: &Spans<'_>, known_ids: &[Stri
                 Some("add its network to [lab] scope, or use the lab's own resolver".into()),
             );
         }
+    }
+
+    if let Some(ca) = &inv.lab.ca
+        && !resolve_path(src, ca).exists()
+    {
+        let span = sp.lab.as_ref().map(|l| diag::value_span(l, "ca"));
+        src.warning(
+            Code::MissingFile,
+            span,
+            format!("CA file {} does not exist (yet)", ca.display()),
+            Some("TLS chains will be reported as not verifiable".into()),
+        );
     }
 
     let mut zone_names = HashSet::new();
@@ -661,6 +675,7 @@ pub fn local_default(option: &str) -> Inventory {
             domain: None,
             dns: vec![],
             scope: vec!["127.0.0.0/8".parse().expect("valid CIDR")],
+            ca: None,
         },
         zones: vec![],
         hosts: vec![Host {

@@ -52,6 +52,9 @@ pub struct Lab {
     /// Nothing outside these networks is ever probed.
     #[serde(default, with = "nets")]
     pub scope: Vec<IpNet>,
+    /// The lab's certificate authority (PEM), to judge the TLS chains seen.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

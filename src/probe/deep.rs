@@ -42,8 +42,16 @@ pub type HostProbe = for<'a> fn(&'a HostTarget) -> BoxFuture<'a, Vec<Fact>>;
 pub type LabProbe = for<'a> fn(&'a LabTarget) -> BoxFuture<'a, Vec<Fact>>;
 
 /// Per-host probes, in the order their facts are listed. Add one line per module.
-pub const HOST_PROBES: &[(&str, HostProbe)] =
-    &[("ldap", super::ldap::probe), ("sql", super::sql::probe)];
+pub const HOST_PROBES: &[(&str, HostProbe)] = &[
+    ("ldap", super::ldap::probe),
+    ("sql", super::sql::probe),
+    ("tls", super::tls::probe),
+    ("http", super::http::probe),
+    ("lb-spread", super::lbspread::probe),
+];
 
 /// Lab-wide probes. Add one line per module.
-pub const LAB_PROBES: &[(&str, LabProbe)] = &[("dns", super::dns::probe)];
+pub const LAB_PROBES: &[(&str, LabProbe)] = &[
+    ("dns", super::dns::probe),
+    ("resources", super::resources::probe),
+];
