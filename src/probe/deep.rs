@@ -45,13 +45,8 @@ pub type LabProbe = for<'a> fn(&'a LabTarget) -> BoxFuture<'a, Vec<Fact>>;
 pub const HOST_PROBES: &[(&str, HostProbe)] = &[
     ("ldap", super::ldap::probe),
     ("sql", super::sql::probe),
-    ("tls", super::tls::probe),
-    ("http", super::http::probe),
-    ("lb-spread", super::lbspread::probe),
+    ("smb_rdp", super::smb_rdp::probe),
 ];
 
 /// Lab-wide probes. Add one line per module.
-pub const LAB_PROBES: &[(&str, LabProbe)] = &[
-    ("dns", super::dns::probe),
-    ("resources", super::resources::probe),
-];
+pub const LAB_PROBES: &[(&str, LabProbe)] = &[("dns", super::dns::probe)];
