@@ -46,7 +46,13 @@ pub const HOST_PROBES: &[(&str, HostProbe)] = &[
     ("ldap", super::ldap::probe),
     ("sql", super::sql::probe),
     ("smb_rdp", super::smb_rdp::probe),
+    ("tls", super::tls::probe),
+    ("http", super::http::probe),
+    ("lb-spread", super::lbspread::probe),
 ];
 
 /// Lab-wide probes. Add one line per module.
-pub const LAB_PROBES: &[(&str, LabProbe)] = &[("dns", super::dns::probe)];
+pub const LAB_PROBES: &[(&str, LabProbe)] = &[
+    ("dns", super::dns::probe),
+    ("resources", super::resources::probe),
+];

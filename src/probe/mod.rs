@@ -6,12 +6,16 @@
 
 pub mod deep;
 pub mod dns;
+pub mod http;
+pub mod lbspread;
 pub mod ldap;
 pub mod local;
 pub mod netid;
+pub mod resources;
 pub mod smb_rdp;
 pub mod sql;
 pub mod tcp;
+pub mod tls;
 
 use std::net::IpAddr;
 use std::sync::Arc;
