@@ -16,6 +16,10 @@ pub const CAPABILITIES: &[(&str, &str)] = &[
     ),
     ("auth.sso", "an SSO server (Keycloak, CAS) answers"),
     (
+        "auth.advertised",
+        "DNS SRV records advertise a directory or KDC (a pointer, not a proof)",
+    ),
+    (
         "auth.verified",
         "the declared test account binds and a wrong password is refused",
     ),

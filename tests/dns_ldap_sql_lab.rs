@@ -128,18 +128,55 @@ async fn dns_asks_the_lab_resolver_for_srv_hosts_and_round_robin() {
             && d.contains("dc.lab.test → 198.18.10.10")),
         "{facts:#?}"
     );
+    // A SRV record advertises a directory; it proves nothing by itself.
     assert!(
-        capability(&facts, "auth.directory")
+        capability(&facts, "auth.advertised")
             .iter()
             .any(|(p, d)| *p && d.contains("_ldap._tcp.lab.test") && d.contains("dc.lab.test:389")),
         "{facts:#?}"
     );
+    assert!(
+        capability(&facts, "auth.directory").is_empty(),
+        "{facts:#?}"
+    );
+    assert!(
+        capability(&facts, "auth.kerberos").is_empty(),
+        "no KDC answers: {facts:#?}"
+    );
+    // Round robin without knowing whether the targets serve: observed not spreading.
+    let rr = capability(&facts, "dns.round-robin");
+    assert!(
+        rr.iter()
+            .any(|(p, d)| !*p && d.starts_with("www.lab.test") && d.contains("0 of them answer")),
+        "{facts:#?}"
+    );
+    // With both web servers seen answering on port 80, it spreads.
+    let web = |name: &str, addr: &str| {
+        let mut h = labcheck::facts::HostFacts::new(name, addr.parse().unwrap());
+        h.reachability = labcheck::facts::Reachability::Up;
+        h.ports.push(labcheck::facts::PortObservation {
+            port: 80,
+            proto: labcheck::facts::Proto::Tcp,
+            outcome: labcheck::facts::Outcome::Open,
+            product: Some("nginx".into()),
+            banner: None,
+        });
+        h
+    };
+    let target = LabTarget {
+        inventory: target.inventory.clone(),
+        scanned: vec![web("web1", "198.51.100.11"), web("web2", "198.51.100.12")],
+        timeout: Duration::from_secs(3),
+        limit: Arc::new(Semaphore::new(4)),
+    };
+    let facts = dns::probe(&target).await;
     let rr = capability(&facts, "dns.round-robin");
     assert!(
         rr.iter().any(|(p, d)| *p
             && d.starts_with("www.lab.test")
             && d.contains("198.51.100.11")
-            && d.contains("198.51.100.12")),
+            && d.contains("198.51.100.12")
+            && d.contains("2 of them answer")),
         "{facts:#?}"
     );
     // One resolver, one directory server: no continuity from DNS.

@@ -67,6 +67,15 @@ fn answered(e: &NetError) -> bool {
     matches!(e, NetError::Dns(_))
 }
 
+/// Whether the port scan saw `addr` answering on a web port (80 or 443).
+fn serves_web(t: &LabTarget, addr: IpAddr) -> bool {
+    t.scanned.iter().filter(|h| h.address == addr).any(|h| {
+        h.ports
+            .iter()
+            .any(|p| matches!(p.port, 80 | 443) && p.outcome == crate::facts::Outcome::Open)
+    })
+}
+
 fn fqdn(name: &str) -> String {
     if name.ends_with('.') {
         name.to_string()
@@ -180,12 +189,20 @@ async fn run(t: &LabTarget) -> Vec<Fact> {
             continue;
         }
         if addrs.iter().filter(|a| a.is_ipv4()).count() >= 2 {
+            // Round robin spreads load only over targets that serve: count
+            // the addresses the port scan saw answering on a web port.
+            let live: Vec<String> = addrs
+                .iter()
+                .filter(|a| serves_web(t, **a))
+                .map(IpAddr::to_string)
+                .collect();
             let shown: Vec<String> = addrs.iter().map(IpAddr::to_string).collect();
-            facts.push(capability(
-                "dns.round-robin",
-                true,
-                format!("{name} → {}", shown.join(", ")),
-            ));
+            let detail = format!(
+                "{name} → {} ({} of them answer on 80/443)",
+                shown.join(", "),
+                live.len()
+            );
+            facts.push(capability("dns.round-robin", live.len() >= 2, detail));
         }
         resolved.push((name, addrs));
     }
@@ -211,11 +228,7 @@ async fn run(t: &LabTarget) -> Vec<Fact> {
 
     // SRV: a directory, a KDC, an Active Directory domain controller.
     let mut ldap_targets = BTreeSet::new();
-    for (service, cap) in [
-        ("_ldap._tcp", "auth.directory"),
-        ("_kerberos._tcp", "auth.kerberos"),
-        ("_ldap._tcp.dc._msdcs", "auth.directory"),
-    ] {
+    for service in ["_ldap._tcp", "_kerberos._tcp", "_ldap._tcp.dc._msdcs"] {
         let name = format!("{service}.{domain}.");
         let targets = srv(&r, &name, bound).await;
         if targets.is_empty() {
@@ -230,8 +243,10 @@ async fn run(t: &LabTarget) -> Vec<Fact> {
         } else {
             service
         };
+        // A SRV record only advertises a service: the directory or KDC
+        // itself must answer to prove it (the LDAP probe does that).
         facts.push(capability(
-            cap,
+            "auth.advertised",
             true,
             untrusted::quote(
                 format!("SRV {name} ({what}) → {}", shown.join(", ")).as_bytes(),
