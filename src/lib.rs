@@ -7,7 +7,9 @@
 pub mod audit;
 pub mod capability;
 pub mod catalog;
+pub mod daemon;
 pub mod diag;
+pub mod diff;
 pub mod duration;
 pub mod evaluate;
 pub mod explain;
@@ -18,6 +20,7 @@ pub mod plan;
 pub mod probe;
 pub mod profile;
 pub mod report;
+pub mod store;
 pub mod tls_provider;
 pub mod untrusted;
 pub mod validate;

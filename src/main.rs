@@ -61,6 +61,48 @@ enum Command {
         #[arg(long, global = true, value_parser = parse_lang)]
         lang: Option<Lang>,
     },
+    /// Run the daemon: scheduled audits, history, dashboard, JSON API, /metrics, alerts.
+    Serve {
+        /// The daemon's configuration (TOML, see docs/daemon.md).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// History database [default: server.db, else $XDG_DATA_HOME/labcheck/labcheck.db].
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// Past audits of a lab from the daemon's history, newest first.
+    History {
+        /// The lab's name in the daemon's configuration.
+        lab: String,
+        /// History database [default: $XDG_DATA_HOME/labcheck/labcheck.db].
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// How many audits.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// text or json.
+        #[arg(long, short, default_value = "text")]
+        format: OutFormat,
+    },
+    /// What changed between two reports (JSON report files or history ids); exit 0 if nothing, 1 if something changed.
+    Diff {
+        /// The older report: a JSON report file or a history id.
+        from: String,
+        /// The newer report: a JSON report file or a history id.
+        to: String,
+        /// History database, for ids [default: $XDG_DATA_HOME/labcheck/labcheck.db].
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// text or json.
+        #[arg(long, short, default_value = "text")]
+        format: OutFormat,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OutFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -154,6 +196,19 @@ fn run(cli: Cli) -> Result<u8> {
             profile,
             lang,
         } => run_profiles(what, &profile, lang.unwrap_or_else(Lang::from_env)),
+        Command::Serve { config, db } => run_serve(&config, db),
+        Command::History {
+            lab,
+            db,
+            limit,
+            format,
+        } => run_history(&lab, db, limit, format),
+        Command::Diff {
+            from,
+            to,
+            db,
+            format,
+        } => run_diff(&from, &to, db, format),
     }
 }
 
@@ -323,4 +378,93 @@ fn run_profiles(what: Option<ProfilesCmd>, spec: &str, lang: Lang) -> Result<u8>
         Some(ProfilesCmd::Capabilities) => unreachable!("handled above"),
     }
     Ok(EXIT_CONFORM)
+}
+
+fn run_serve(config: &Path, db: Option<PathBuf>) -> Result<u8> {
+    let cfg = match labcheck::daemon::Config::load(config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("labcheck: {e}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let db = labcheck::daemon::db_path(&cfg, db)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(labcheck::daemon::serve(cfg, db))?;
+    // Audits cancelled at shutdown may leave probe tasks behind: don't wait for them.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    Ok(EXIT_CONFORM)
+}
+
+/// Opens an existing history (never creates one for a read).
+fn open_history(db: Option<PathBuf>) -> Result<labcheck::store::Store> {
+    let path = match db {
+        Some(p) => p,
+        None => labcheck::store::default_path()?,
+    };
+    if !path.exists() {
+        bail!(
+            "no history at {} (pass --db FILE, the database of `labcheck serve`)",
+            path.display()
+        );
+    }
+    labcheck::store::Store::open(&path)
+}
+
+fn run_history(lab: &str, db: Option<PathBuf>, limit: usize, format: OutFormat) -> Result<u8> {
+    let store = open_history(db)?;
+    let rows = store.history(lab, limit)?;
+    if format == OutFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(EXIT_CONFORM);
+    }
+    if rows.is_empty() {
+        println!("no audit of `{lab}` in {}", store.path().display());
+        return Ok(EXIT_CONFORM);
+    }
+    println!(
+        "{:>6}  {:<30}  {:<12}  {:>8}  trigger",
+        "id", "started at", "verdict", "ms"
+    );
+    for r in rows {
+        println!(
+            "{:>6}  {:<30}  {:<12}  {:>8}  {}",
+            r.id, r.started_at, r.verdict, r.duration_ms, r.trigger
+        );
+    }
+    Ok(EXIT_CONFORM)
+}
+
+fn run_diff(from: &str, to: &str, db: Option<PathBuf>, format: OutFormat) -> Result<u8> {
+    let mut store = None;
+    let mut load = |spec: &str| -> Result<labcheck::report::AuditReport> {
+        let path = Path::new(spec);
+        if path.exists() {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            return serde_json::from_str(&text)
+                .with_context(|| format!("{}: not a labcheck JSON report", path.display()));
+        }
+        let Ok(id) = spec.parse::<i64>() else {
+            bail!("`{spec}` is neither a report file nor a history id");
+        };
+        if store.is_none() {
+            store = Some(open_history(db.clone())?);
+        }
+        let s = store.as_ref().expect("opened above");
+        match s.get(id)? {
+            Some(a) => Ok(a.report),
+            None => bail!("no audit {id} in {}", s.path().display()),
+        }
+    };
+    let (a, b) = (load(from)?, load(to)?);
+    let d = labcheck::diff::diff(&a, &b);
+    match format {
+        OutFormat::Json => println!("{}", serde_json::to_string_pretty(&d)?),
+        OutFormat::Text => print!("{}", d.render_text()),
+    }
+    Ok(if d.is_empty() { 0 } else { 1 })
 }
