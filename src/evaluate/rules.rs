@@ -289,10 +289,10 @@ impl<'a> Ctx<'a> {
                     Status::NonConform,
                     tr!(
                         lang,
-                        "No {} found on the audited hosts ({}).",
-                        "Aucun élément {} trouvé sur les hôtes audités ({}).",
-                        wanted_text,
-                        hosts
+                        "Not found on the audited hosts ({}), which all answered; looked for: {}.",
+                        "Introuvable sur les hôtes audités ({}), qui ont tous répondu ; recherché : {}.",
+                        hosts,
+                        wanted_text
                     ),
                     vec![],
                 )
