@@ -512,7 +512,7 @@ async fn check_resource(
     ca: bool,
     var: &str,
     password: &str,
-) -> Vec<(Option<bool>, Option<bool>, String)> {
+) -> (Vec<(Option<bool>, Option<bool>, String)>, usize) {
     // SAFETY: each call uses its own variable, read by no other test.
     unsafe { std::env::set_var(var, password) };
     let ca = if ca {
@@ -532,18 +532,20 @@ async fn check_resource(
     let facts = resources::probe(&t).await;
     let text = serde_json::to_string(&facts).unwrap();
     assert!(!text.contains(password), "a secret leaked into the facts");
-    resource_facts(&facts)
+    let secure = capabilities(&facts, "secure-access").len();
+    (resource_facts(&facts), secure)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secured_resource_refuses_anonymous_and_accepts_the_account() {
     let d = tempfile::tempdir().unwrap();
     let (_nginx, p) = start_web(d.path());
-    let r = check_resource(d.path(), p.https, true, "LC_TEST_ALICE_OK", PASSWORD).await;
+    let (r, secure) = check_resource(d.path(), p.https, true, "LC_TEST_ALICE_OK", PASSWORD).await;
     assert_eq!(r.len(), 1);
+    assert_eq!(secure, 1, "HTTPS + authentication shown: secure access");
     assert_eq!((r[0].0, r[0].1), (Some(true), Some(true)), "{r:?}");
     assert!(r[0].2.contains("anonymous: 401"), "{r:?}");
-    let r = check_resource(
+    let (r, secure) = check_resource(
         d.path(),
         p.https,
         true,
@@ -552,9 +554,12 @@ async fn secured_resource_refuses_anonymous_and_accepts_the_account() {
     )
     .await;
     assert_eq!((r[0].0, r[0].1), (Some(true), Some(false)), "{r:?}");
+    assert_eq!(secure, 0);
     // No CA to verify the server: the password is not sent at all.
-    let r = check_resource(d.path(), p.https, false, "LC_TEST_ALICE_NOCA", PASSWORD).await;
+    let (r, secure) =
+        check_resource(d.path(), p.https, false, "LC_TEST_ALICE_NOCA", PASSWORD).await;
     assert_eq!(r[0].1, None, "{r:?}");
+    assert_eq!(secure, 0);
     assert!(r[0].2.contains("password not sent"), "{r:?}");
 }
 

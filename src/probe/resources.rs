@@ -39,7 +39,26 @@ async fn run(t: &LabTarget) -> Vec<Fact> {
     };
     let mut facts = vec![];
     for r in &inv.resources {
-        facts.push(resource(t, &anonymous, &r.name, &r.url, r.account.as_ref()).await);
+        let fact = resource(t, &anonymous, &r.name, &r.url, r.account.as_ref()).await;
+        // HTTPS, anonymous refused, the account accepted by a server the lab's
+        // CA vouches for (the password is sent to no other): secure access.
+        if let FactKind::Resource {
+            anonymous_refused: Some(true),
+            account_accepted: Some(true),
+            ..
+        } = &fact.kind
+            && r.url.starts_with("https://")
+        {
+            facts.push(capability(
+                "http:resource",
+                "secure-access",
+                &format!(
+                    "{}: HTTPS with a certificate of the lab CA, anonymous access refused, the declared account accepted",
+                    untrusted::quote(r.name.as_bytes(), 60)
+                ),
+            ));
+        }
+        facts.push(fact);
     }
     for a in &inv.applications {
         facts.extend(application(t, &browsing, a).await);
@@ -293,12 +312,14 @@ async fn application(
     });
     if browser {
         facts.push(capability(
+            "http:application",
             "situation.browser",
             &format!("{name}: HTML over HTTPS"),
         ));
     }
     if api_answers {
         facts.push(capability(
+            "http:application",
             "remote-api",
             &format!("{name}: the API answers"),
         ));
@@ -306,9 +327,9 @@ async fn application(
     facts
 }
 
-fn capability(name: &str, detail: &str) -> Fact {
+fn capability(probe: &str, name: &str, detail: &str) -> Fact {
     Fact {
-        probe: "http:application".into(),
+        probe: probe.into(),
         port: None,
         kind: FactKind::Capability {
             name: name.into(),
