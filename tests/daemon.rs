@@ -667,6 +667,36 @@ fn sigkill_during_audits_twenty_times_leaves_a_sound_history_and_the_schedule_co
         "1000",
     ]);
     assert_eq!(code(&o), 0);
+
+    // SIGTERM during a long audit: a short grace, then the audit is
+    // cancelled, nothing half-written, exit 0.
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{api_port}\"\ntimeout = \"5s\"\nshutdown_grace = \"300ms\"\n\n[[lab]]\nname = \"b12\"\ninventory = \"lab.toml\"\nevery = \"1h\"\n"
+        ),
+    )
+    .unwrap();
+    let before = {
+        let s = labcheck::store::Store::open(&db).unwrap();
+        s.history("b12", 100_000).unwrap().len()
+    };
+    let d = Daemon::start(&cfg, &db, api_port, &dir.path().join("term.log"));
+    let (st, _) = try_http("POST", api_port, "/api/labs/b12/run", None).unwrap();
+    assert!(st == 202 || st == 409, "{st}");
+    wait_for("an audit running", Duration::from_secs(5), || {
+        (d.json("/api/labs")[0]["running"] == true).then_some(())
+    });
+    let log = d.log.clone();
+    let t = Instant::now();
+    assert_eq!(d.stop(), 0);
+    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(log.contains("cancelling 1 audit(s)"), "{log}");
+    assert!(log.contains("stopped, history closed"), "{log}");
+    let s = labcheck::store::Store::open(&db).unwrap();
+    assert!(s.check().unwrap().is_empty());
+    assert_eq!(s.history("b12", 100_000).unwrap().len(), before);
 }
 
 #[test]

@@ -8,6 +8,7 @@ use anyhow::Result;
 
 use super::Shared;
 use super::http::all_sla;
+use crate::store::SeriesPoint;
 
 /// `& < > " '` escaped: lab names and titles may hold anything.
 fn esc(s: &str) -> String {
@@ -30,35 +31,56 @@ fn badge(status: &str) -> String {
     format!("<span class=\"b {0}\">{0}</span>", esc(status))
 }
 
-/// Bars of the met share (conform + attested) of the last audits, oldest left.
-fn chart(series: &[(i64, i64, i64)]) -> String {
+/// `2026-11-22 12:42:44 UTC` from an RFC 3339 time (as is if unparsable).
+fn when(t: &str) -> String {
+    match t.parse::<jiff::Timestamp>() {
+        Ok(ts) => ts.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        Err(_) => esc(t),
+    }
+}
+
+fn colour(verdict: &str) -> &'static str {
+    match verdict {
+        "conform" => "#2e7d32",
+        "non-conform" => "#c62828",
+        _ => "#f9a825",
+    }
+}
+
+/// One bar per audit, oldest left: its height is the share of requirements
+/// met (conform or attested), its colour the audit's verdict.
+fn chart(series: &[SeriesPoint]) -> String {
     if series.is_empty() {
         return String::new();
     }
-    let (w, h, bar) = (300.0, 48.0, 300.0 / series.len().max(20) as f64);
+    let (left, w, h) = (34.0, 360.0, 64.0);
+    let bar = (w - left) / series.len().max(30) as f64;
     let mut o = format!(
-        "<svg class=\"chart\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"conformity of the last audits\">"
+        "<svg class=\"chart\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"share of requirements met in the last audits\">\
+<text x=\"2\" y=\"10\" font-size=\"9\">100%</text><text x=\"2\" y=\"{}\" font-size=\"9\">0%</text>\
+<line x1=\"{left}\" y1=\"2\" x2=\"{w}\" y2=\"2\" stroke=\"#ddd\"/><line x1=\"{left}\" y1=\"{}\" x2=\"{w}\" y2=\"{}\" stroke=\"#999\"/>",
+        h - 2.0,
+        h - 1.0,
+        h - 1.0
     );
-    for (i, (id, met, total)) in series.iter().enumerate() {
-        let ratio = if *total > 0 {
-            *met as f64 / *total as f64
+    for (i, p) in series.iter().enumerate() {
+        let ratio = if p.total > 0 {
+            p.met as f64 / p.total as f64
         } else {
             0.0
         };
-        let bh = (ratio * (h - 2.0)).max(1.0);
-        let colour = if ratio >= 1.0 {
-            "#2e7d32"
-        } else if ratio >= 0.75 {
-            "#f9a825"
-        } else {
-            "#c62828"
-        };
+        let bh = (ratio * (h - 4.0)).max(2.0);
         let _ = write!(
             o,
-            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bh:.1}\" fill=\"{colour}\"><title>audit {id}: {met}/{total} met</title></rect>",
-            i as f64 * bar,
-            h - bh,
-            (bar - 1.0).max(1.0)
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bh:.1}\" fill=\"{}\"><title>audit {}: {} ({}/{} met)</title></rect>",
+            left + i as f64 * bar,
+            h - 1.0 - bh,
+            (bar - 1.0).max(1.0),
+            colour(&p.verdict),
+            p.id,
+            esc(&p.verdict),
+            p.met,
+            p.total
         );
     }
     o.push_str("</svg>");
@@ -91,13 +113,15 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding
             badge(verdict.as_deref().unwrap_or("none")),
             st.latest
                 .as_ref()
-                .map(|l| esc(&l.row.started_at))
+                .map(|l| when(&l.row.started_at))
                 .unwrap_or_else(|| "never".into()),
             esc(&lab.config().schedule.describe()),
             if st.running {
                 "running now".into()
             } else {
-                st.next_run.map(|t| t.to_string()).unwrap_or_default()
+                st.next_run
+                    .map(|t| when(&t.to_string()))
+                    .unwrap_or_default()
             },
         );
     }
@@ -122,7 +146,7 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding
             esc(&r.lab),
             badge(r.verdict.as_str()),
             latest.row.id,
-            esc(&r.started_at),
+            when(&r.started_at),
             r.duration_ms,
             esc(&lab.name)
         );
@@ -163,7 +187,11 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding
                 esc(&req.id),
                 esc(&req.title),
                 badge(req.status.as_str()),
-                esc(&since)
+                if since.is_empty() {
+                    String::new()
+                } else {
+                    when(&since)
+                }
             );
         }
         o.push_str("</table>");

@@ -85,6 +85,10 @@ pub(super) async fn run_audit(
         st.running = true;
         st.last_started = Some(started);
     }
+    if trigger != "schedule" {
+        // The next scheduled run counts from this one.
+        lab.reschedule.notify_one();
+    }
     shared.metrics.set_running(&lab.name, true);
     let outcome = audit_and_record(shared, lab, trigger).await;
     lab.state().running = false;

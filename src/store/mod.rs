@@ -76,6 +76,16 @@ pub struct StoredAudit {
     pub json: String,
 }
 
+/// One audit in the conformity chart.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeriesPoint {
+    pub id: i64,
+    pub verdict: String,
+    /// Requirements and groups conform or attested.
+    pub met: i64,
+    pub total: i64,
+}
+
 /// Availability of one port over a window.
 #[derive(Debug, Clone, Serialize)]
 pub struct Availability {
@@ -219,21 +229,27 @@ impl Store {
         })
     }
 
-    /// Met (conform or attested) and total requirement counts of the newest
-    /// `limit` audits of a lab, oldest first: the dashboard's chart.
-    pub fn conformity_series(&self, lab: &str, limit: usize) -> Result<Vec<(i64, i64, i64)>> {
+    /// Per audit of the newest `limit` of a lab, oldest first: id, verdict,
+    /// met (conform or attested) and total requirement counts. The
+    /// dashboard's chart.
+    pub fn conformity_series(&self, lab: &str, limit: usize) -> Result<Vec<SeriesPoint>> {
         self.read(|c| {
             let mut st = c.prepare(
-                "SELECT a.id,
+                "SELECT a.id, a.verdict,
                         SUM(CASE WHEN r.status IN ('conform','attested') THEN 1 ELSE 0 END),
                         COUNT(r.status)
-                 FROM (SELECT id FROM audits WHERE lab = ?1 ORDER BY id DESC LIMIT ?2) a
+                 FROM (SELECT id, verdict FROM audits WHERE lab = ?1 ORDER BY id DESC LIMIT ?2) a
                  LEFT JOIN requirement_status r ON r.audit_id = a.id
                  GROUP BY a.id ORDER BY a.id",
             )?;
             let rows = st
                 .query_map(params![lab, limit as i64], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    Ok(SeriesPoint {
+                        id: r.get(0)?,
+                        verdict: r.get(1)?,
+                        met: r.get(2)?,
+                        total: r.get(3)?,
+                    })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)

@@ -40,9 +40,10 @@ fn insert_history_since_and_availability() {
     assert_eq!((a.audits, a.up), (3, 2));
     let series = s.conformity_series("b12", 10).unwrap();
     assert_eq!(
-        series.iter().map(|x| x.1).collect::<Vec<_>>(),
+        series.iter().map(|x| x.met).collect::<Vec<_>>(),
         vec![1, 0, 0]
     );
+    assert_eq!(series[0].verdict, "non-conform");
     assert!(s.check().unwrap().is_empty());
     s.close().unwrap();
     // Reopening keeps everything and does not migrate again.
