@@ -593,3 +593,44 @@ async fn lb_spread_sees_two_backends_then_one_down() {
     assert!(spread[0].1.contains("reached only web1"), "{spread:?}");
     assert!(spread[0].1.contains("1/2 backends UP"), "{spread:?}");
 }
+
+/// A real Cockpit web service (Debian cockpit-ws), in clear.
+fn start_cockpit() -> (Server, u16) {
+    let ws = require("/usr/lib/cockpit/cockpit-ws", "cockpit-ws");
+    let port = free_port();
+    let mut child = Command::new(ws)
+        .args([
+            "--no-tls",
+            "--address",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start cockpit-ws");
+    wait_port(port, &mut child, "cockpit-ws");
+    (Server(child), port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cockpit_is_recognised_and_is_remote_admin_only_over_tls() {
+    let d = tempfile::tempdir().unwrap();
+    let (_cockpit, port) = start_cockpit();
+    let t = target(load_inventory(d.path(), ""), &[(port, None)]);
+    let facts = http::probe(&t).await;
+    let cockpit: Vec<&Fact> = facts
+        .iter()
+        .filter(|f| matches!(&f.kind, FactKind::Service { product, .. } if product == "cockpit"))
+        .collect();
+    assert_eq!(cockpit.len(), 1, "{facts:#?}");
+    let FactKind::Service { capabilities, .. } = &cockpit[0].kind else {
+        unreachable!()
+    };
+    // In clear, Cockpit is no *secure* remote administration.
+    assert!(
+        !capabilities.iter().any(|c| c == "remote-admin"),
+        "{capabilities:?}"
+    );
+}

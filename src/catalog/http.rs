@@ -232,6 +232,13 @@ mod tests {
             id("root", &jenkins, 403),
             vec![("jenkins".into(), Some("2.479.1".into()))]
         );
+        // Debian 12 nagios4-cgi: /nagios4/ open to private addresses (htdocs/index.php).
+        let nagios = answer(
+            200,
+            "Content-Type: text/html",
+            "<html><head><title>Nagios: mon.lab.test</title>",
+        );
+        assert_eq!(id("nagios4", &nagios, 200)[0].0, "nagios");
         let webmin = answer(200, "Server: MiniServ/2.105", "");
         assert_eq!(id("root", &webmin, 200)[0].0, "webmin");
         // A 404 of a status.php-less server recognises nothing.
