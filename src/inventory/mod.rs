@@ -106,7 +106,7 @@ pub fn parse(src: &mut Source, known_ids: &[String]) -> Option<Inventory> {
                             }),
                             _ => false,
                         };
-                        if !cred.secret().is_given() && !inline {
+                        if !cred.any_secret_given() && !inline {
                             src.error(
                                 Code::InvalidValue,
                                 Some(k.span()),

@@ -126,6 +126,16 @@ pub struct Credential {
     pub password_env: Option<String>,
     #[serde(default)]
     pub password_file: Option<PathBuf>,
+    /// RADIUS shared secret of the declared client, by reference.
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    /// SNMP community, by reference.
+    #[serde(default)]
+    pub community_env: Option<String>,
+    #[serde(default)]
+    pub community_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -248,6 +258,24 @@ impl Credential {
             password_env: self.password_env.clone(),
             password_file: self.password_file.clone(),
         }
+    }
+    /// The RADIUS shared secret's reference.
+    pub fn shared_secret(&self) -> SecretRef {
+        SecretRef {
+            password_env: self.secret_env.clone(),
+            password_file: self.secret_file.clone(),
+        }
+    }
+    /// The SNMP community's reference.
+    pub fn community(&self) -> SecretRef {
+        SecretRef {
+            password_env: self.community_env.clone(),
+            password_file: self.community_file.clone(),
+        }
+    }
+    /// Whether any secret is referenced (a password, a shared secret, a community).
+    pub fn any_secret_given(&self) -> bool {
+        self.secret().is_given() || self.shared_secret().is_given() || self.community().is_given()
     }
 }
 

@@ -46,6 +46,7 @@ pub const HOST_PROBES: &[(&str, HostProbe)] = &[
     ("ldap", super::ldap::probe),
     ("sql", super::sql::probe),
     ("smb_rdp", super::smb_rdp::probe),
+    ("udp", super::udp::probe),
     ("tls", super::tls::probe),
     ("http", super::http::probe),
     ("lb-spread", super::lbspread::probe),

@@ -16,6 +16,7 @@ pub mod smb_rdp;
 pub mod sql;
 pub mod tcp;
 pub mod tls;
+pub mod udp;
 
 use std::net::IpAddr;
 use std::sync::Arc;
