@@ -29,6 +29,10 @@ use crate::untrusted;
 
 /// Products of the port scan that speak TLS from the first byte.
 const TLS_PRODUCTS: &[&str] = &["https", "tls"];
+/// Usual TLS ports, tried when the scan could not name what answered there.
+const TLS_PORTS: &[u16] = &[
+    443, 465, 636, 993, 995, 3269, 5986, 7443, 8006, 8007, 8443, 9443, 10000,
+];
 /// Products answering LDAP in clear, where StartTLS is tried.
 const LDAP_PRODUCTS: &[&str] = &["openldap", "samba-ad", "active-directory", "ldap"];
 
@@ -387,7 +391,8 @@ async fn run(t: &HostTarget) -> Vec<Fact> {
             continue;
         }
         let product = obs.product.as_deref().unwrap_or("");
-        let mode = if TLS_PRODUCTS.contains(&product) {
+        let unnamed_tls_port = obs.product.is_none() && TLS_PORTS.contains(&obs.port);
+        let mode = if TLS_PRODUCTS.contains(&product) || unnamed_tls_port {
             Mode::Direct
         } else if LDAP_PRODUCTS.contains(&product) && obs.port != 3268 {
             Mode::LdapStartTls
