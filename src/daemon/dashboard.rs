@@ -177,10 +177,7 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding
             "<table><tr><th>requirement</th><th>title</th><th>status</th><th>since</th></tr>",
         );
         for req in &r.requirements {
-            let since = s
-                .store
-                .status_since(&lab.name, &req.id)?
-                .unwrap_or_default();
+            let since = lab.state().since.get(&req.id).cloned().unwrap_or_default();
             let _ = write!(
                 o,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",

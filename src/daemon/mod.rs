@@ -60,6 +60,10 @@ struct LabState {
     next_run: Option<jiff::Timestamp>,
     last_started: Option<jiff::Timestamp>,
     latest: Option<Arc<StoredAudit>>,
+    /// Requirement id → when it took its current status (`started_at` of
+    /// the first audit of the current run), kept up to date per audit so
+    /// the dashboard does not query the history for it.
+    since: std::collections::HashMap<String, String>,
     /// The last inputs that loaded: a broken inventory edit keeps auditing
     /// with them (and says so) instead of stopping.
     inputs: Option<Arc<(crate::profile::Profile, crate::inventory::Inventory)>>,
@@ -130,6 +134,15 @@ impl Shared {
             Ok(Some(latest)) => {
                 let mut st = lab.state();
                 st.last_started = latest.report.started_at.parse().ok();
+                for r in &latest.report.requirements {
+                    match self.store.status_since(&lab.name, &r.id) {
+                        Ok(Some(t)) => {
+                            st.since.insert(r.id.clone(), t);
+                        }
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!(lab = %lab.name, "reading the history: {e:#}"),
+                    }
+                }
                 self.metrics.observe_report(&lab.name, &latest.report, None);
                 st.latest = Some(Arc::new(latest));
             }

@@ -175,7 +175,23 @@ async fn audit_and_record(
         report,
         json,
     });
-    let previous = lab.state().latest.replace(stored.clone());
+    let previous = {
+        let mut st = lab.state();
+        let previous = st.latest.replace(stored.clone());
+        for r in &stored.report.requirements {
+            let unchanged = previous.as_ref().is_some_and(|p| {
+                p.report
+                    .requirements
+                    .iter()
+                    .any(|o| o.id == r.id && o.status == r.status)
+            });
+            if !unchanged || !st.since.contains_key(&r.id) {
+                st.since
+                    .insert(r.id.clone(), stored.report.started_at.clone());
+            }
+        }
+        previous
+    };
     if let Some(prev) = previous {
         let d = diff::diff(&prev.report, &stored.report);
         if !d.is_empty() {
