@@ -593,6 +593,89 @@ fn daemon_audits_on_schedule_serves_api_metrics_and_alerts_once_per_change() {
         serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["requirements"],
         serde_json::json!([])
     );
+    // Report files (as `labcheck audit --format json` writes them) work too.
+    let (fa, fb) = (
+        dir.path().join("before.json"),
+        dir.path().join("after.json"),
+    );
+    std::fs::write(&fa, before.to_string()).unwrap();
+    std::fs::write(&fb, after.to_string()).unwrap();
+    let o = labcheck(&["diff", fa.to_str().unwrap(), fb.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("verdict:") || text(&o.stdout).contains("sisr.remote-admin"));
+    let o = labcheck(&["diff", "no-such-file.json", fb.to_str().unwrap()]);
+    assert_eq!(code(&o), 2);
+    assert!(text(&o.stderr).contains("neither a report file nor a history id"));
+}
+
+/// A webhook receiver answering each request with the next status of
+/// `statuses` (the last one repeats); returns its port and a request counter.
+fn scripted_receiver(
+    statuses: &'static [u16],
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let n = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = n.clone();
+    std::thread::spawn(move || {
+        for c in l.incoming().flatten() {
+            let mut c = c;
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let i = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let st = statuses[i.min(statuses.len() - 1)];
+            let _ = write!(
+                c,
+                "HTTP/1.1 {st} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    (port, n)
+}
+
+#[test]
+fn webhook_retries_until_a_2xx_and_gives_up_after_its_retries() {
+    use labcheck::daemon::config::Alerts;
+    use labcheck::daemon::webhook::{Payload, deliver};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let payload = |lab: &str| Payload {
+        event: "labcheck.change",
+        lab: lab.into(),
+        audit_id: 2,
+        previous_audit_id: 1,
+        verdict: labcheck::evaluate::Overall::NonConform,
+        previous_verdict: labcheck::evaluate::Overall::Conform,
+        diff: labcheck::diff::ReportDiff {
+            lab: lab.into(),
+            from_started_at: "a".into(),
+            to_started_at: "b".into(),
+            verdict: None,
+            requirements: vec![],
+            groups: vec![],
+            services_added: vec![],
+            services_removed: vec![],
+        },
+    };
+    let alerts = |port: u16, retries: u32| Alerts {
+        webhook: Some(format!("http://127.0.0.1:{port}/hook").parse().unwrap()),
+        timeout: Duration::from_secs(2),
+        retries,
+    };
+    // 500, 503, then 200: delivered at the third attempt.
+    let (port, n) = scripted_receiver(&[500, 503, 200]);
+    assert!(rt.block_on(deliver(&alerts(port, 3), &payload("x"))));
+    assert_eq!(n.load(std::sync::atomic::Ordering::SeqCst), 3);
+    // Always 500 and one retry: two attempts, then a failure.
+    let (port, n) = scripted_receiver(&[500]);
+    assert!(!rt.block_on(deliver(&alerts(port, 1), &payload("y"))));
+    assert_eq!(n.load(std::sync::atomic::Ordering::SeqCst), 2);
+    // Nobody listening: a failure, not a hang.
+    let t = Instant::now();
+    assert!(!rt.block_on(deliver(&alerts(free_port(), 0), &payload("z"))));
+    assert!(t.elapsed() < Duration::from_secs(3));
 }
 
 /// Accepts connections and never answers: each probe of this port waits

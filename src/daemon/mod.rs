@@ -14,7 +14,7 @@ mod http;
 mod metrics;
 mod scheduler;
 pub mod sla;
-mod webhook;
+pub mod webhook;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
