@@ -159,8 +159,13 @@ impl Shared {
     /// Applies a new, already validated configuration.
     fn apply(self: &Arc<Self>, new: Config) {
         let old = self.config();
-        if new.listen != old.listen || new.db != old.db {
-            tracing::warn!("server.listen and server.db changes take effect at the next restart");
+        if new.listen != old.listen
+            || new.db != old.db
+            || new.max_parallel_audits != old.max_parallel_audits
+        {
+            tracing::warn!(
+                "server.listen, server.db and server.max_parallel_audits changes take effect at the next restart"
+            );
         }
         let new_names: Vec<String> = new.labs.iter().map(|l| l.name.clone()).collect();
         for lab in self.labs() {
