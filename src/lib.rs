@@ -15,6 +15,7 @@ pub mod evaluate;
 pub mod explain;
 pub mod facts;
 pub mod i18n;
+pub mod inspect;
 pub mod inventory;
 pub mod plan;
 pub mod probe;

@@ -141,6 +141,10 @@ struct AuditArgs {
     /// Only these requirement or group ids, comma-separated.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// SSH: accept a host key not yet in known_hosts and append it there
+    /// (never for a changed key). Without it, unknown keys refuse the host.
+    #[arg(long)]
+    trust_on_first_use: bool,
 }
 
 fn parse_lang(s: &str) -> Result<Lang, String> {
@@ -237,7 +241,7 @@ fn run_audit(args: AuditArgs) -> Result<u8> {
         timeout: args.timeout,
         concurrency: usize::from(args.concurrency),
         only: args.only.clone(),
-        trust_on_first_use: false,
+        trust_on_first_use: args.trust_on_first_use,
         progress,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -45,6 +45,7 @@ pub type LabProbe = for<'a> fn(&'a LabTarget) -> BoxFuture<'a, Vec<Fact>>;
 pub const HOST_PROBES: &[(&str, HostProbe)] = &[
     ("ldap", super::ldap::probe),
     ("sql", super::sql::probe),
+    ("inspect", crate::inspect::probe),
     ("smb_rdp", super::smb_rdp::probe),
     ("udp", super::udp::probe),
     ("tls", super::tls::probe),

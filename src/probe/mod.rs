@@ -14,6 +14,7 @@ pub mod netid;
 pub mod resources;
 pub mod smb_rdp;
 pub mod sql;
+pub mod ssh;
 pub mod tcp;
 pub mod tls;
 pub mod udp;

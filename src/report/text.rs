@@ -285,6 +285,9 @@ pub fn render(report: &AuditReport, color: bool) -> String {
                     &p.paint(DIM, &format!("• {}", t(&evidence_line(e)))),
                 );
             }
+            for line in flow_matrix(report, r) {
+                detail(&mut out, &line);
+            }
             if let Some(a) = &r.attestation {
                 let line = format!(
                     "{} {}",
@@ -449,5 +452,94 @@ pub fn render(report: &AuditReport, color: bool) -> String {
             verdict
         )
     );
+    out
+}
+
+/// The zone-to-zone matrix of the flows tested from vantage hosts, from the
+/// perimeters evidence (`from → to: open|closed (expect allow|deny) …`).
+/// Cells: ✔ all as expected, ✘ one not as expected, ? one not tested; with
+/// as-expected/total counts. Empty when no flow evidence.
+pub(super) fn flow_matrix(report: &AuditReport, r: &RequirementReport) -> Vec<String> {
+    use std::collections::BTreeMap;
+    let zone_of = |host: &str| -> String {
+        let name = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
+        let name = name.trim_start_matches('[').trim_end_matches(']');
+        report
+            .hosts
+            .iter()
+            .find(|h| h.name == name || h.address == name)
+            .and_then(|h| h.zone.clone())
+            .unwrap_or_else(|| "?".into())
+    };
+    // (from zone, to zone) → (as expected, not tested, total)
+    let mut cells: BTreeMap<(String, String), (usize, usize, usize)> = BTreeMap::new();
+    for e in &r.evidence {
+        if !e.probe.ends_with(":flow") {
+            continue;
+        }
+        let Some((from, rest)) = e.observed.split_once(" → ") else {
+            continue;
+        };
+        let Some((to, rest)) = rest.split_once(": ") else {
+            continue;
+        };
+        let Some((verb, rest)) = rest.split_once(" (expect ") else {
+            continue;
+        };
+        let allow = rest.starts_with("allow");
+        let open = match verb {
+            "open" | "ouvert" => Some(true),
+            "closed" | "fermé" => Some(false),
+            _ => None,
+        };
+        let c = cells.entry((zone_of(from), zone_of(to))).or_default();
+        c.2 += 1;
+        match open {
+            None => c.1 += 1,
+            Some(o) if o == allow => c.0 += 1,
+            _ => {}
+        }
+    }
+    if cells.is_empty() {
+        return vec![];
+    }
+    let mut zones: Vec<String> = cells
+        .keys()
+        .flat_map(|(a, b)| [a.clone(), b.clone()])
+        .collect();
+    zones.sort();
+    zones.dedup();
+    let w = zones.iter().map(|z| z.chars().count()).max().unwrap_or(0).max(8) + 2;
+    let lang = report.lang;
+    let mut out = vec![tr!(
+        lang,
+        "zone matrix (from → to; ✔ as expected, ✘ not as expected, ? not tested):",
+        "matrice des zones (de → vers ; ✔ conforme, ✘ non conforme, ? non testé) :"
+    )];
+    let mut head = format!("  {:<w$}", tr!(lang, "from\\to", "de\\vers"));
+    for z in &zones {
+        head.push_str(&format!("{:<w$}", t(z)));
+    }
+    out.push(head.trim_end().to_string());
+    for a in &zones {
+        let mut line = format!("  {:<w$}", t(a));
+        for b in &zones {
+            let cell = match cells.get(&(a.clone(), b.clone())) {
+                None => "—".to_string(),
+                Some(&(ok, untested, total)) => {
+                    let mark = if ok == total {
+                        "✔"
+                    } else if ok + untested == total {
+                        "?"
+                    } else {
+                        "✘"
+                    };
+                    format!("{mark} {ok}/{total}")
+                }
+            };
+            line.push_str(&format!("{cell:<w$}"));
+        }
+        out.push(line.trim_end().to_string());
+    }
     out
 }
