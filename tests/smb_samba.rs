@@ -81,17 +81,14 @@ fn samba_recorded_challenge_is_no_windows_signal() {
     );
 }
 
-#[tokio::test]
-async fn real_samba_answers_ntlmssp_without_a_windows_build() {
+/// Debian's smbd, standalone, on 127.0.0.1:port, in a private directory.
+fn start_samba(d: &Path, port: u16) -> common::Server {
     let smbd = common::require("/usr/sbin/smbd", "samba");
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
     for sub in [
         "private", "lock", "state", "cache", "pid", "log", "share", "ncalrpc",
     ] {
         std::fs::create_dir_all(d.join(sub)).unwrap();
     }
-    let port = common::free_port();
     let conf = d.join("smb.conf");
     std::fs::write(
         &conf,
@@ -106,6 +103,7 @@ async fn real_samba_answers_ntlmssp_without_a_windows_build() {
         ),
     )
     .unwrap();
+    // -F: foreground, one child per connection (-i would serve one connection only).
     let mut child = Command::new(smbd)
         .args(["-F", "--no-process-group", "-s"])
         .arg(&conf)
@@ -115,7 +113,14 @@ async fn real_samba_answers_ntlmssp_without_a_windows_build() {
         .spawn()
         .unwrap();
     common::wait_port(port, &mut child, "smbd");
-    let _server = common::Server(child);
+    common::Server(child)
+}
+
+#[tokio::test]
+async fn real_samba_answers_ntlmssp_without_a_windows_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let _server = start_samba(dir.path(), port);
     let answer = smb_rdp::exchange("127.0.0.1".parse().unwrap(), port, Duration::from_secs(5))
         .await
         .expect("Samba answers the session setup");
@@ -126,4 +131,49 @@ async fn real_samba_answers_ntlmssp_without_a_windows_build() {
     let c = smb_rdp::parse_challenge(&answer).expect("an NTLMSSP challenge");
     assert_eq!(c.netbios_computer.as_deref(), Some("FILESRV"));
     assert_eq!(c.verdict(), Verdict::NotWindows, "{c:?}");
+}
+
+#[test]
+fn the_catalog_sends_the_probe_s_own_negotiate() {
+    let catalog = labcheck::catalog::Catalog::embedded();
+    let probe = catalog.probe("smb2-negotiate").expect("catalog probe");
+    assert_eq!(probe.payload("127.0.0.1"), smb_rdp::negotiate_request());
+}
+
+/// The whole audit against Samba on 445: the scan finds SMB, the smb probe
+/// says Samba, and the host gets no Windows signal.
+#[test]
+fn audit_of_a_samba_host_is_not_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let _server = start_samba(dir.path(), 445);
+    let inv = dir.path().join("inventory.toml");
+    std::fs::write(
+        &inv,
+        "[lab]\nname = \"samba\"\nscope = [\"127.0.0.1/32\"]\n\n[[host]]\nname = \"filesrv\"\naddress = \"127.0.0.1\"\n",
+    )
+    .unwrap();
+    let out = common::labcheck(&[
+        "audit",
+        "--inventory",
+        inv.to_str().unwrap(),
+        "--format",
+        "json",
+        "--timeout",
+        "5s",
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", common::text(&out.stderr)));
+    let host = &report["hosts"][0];
+    let services: Vec<&str> = host["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["product"].as_str())
+        .collect();
+    assert!(services.contains(&"smb"), "{host}");
+    assert!(services.contains(&"samba"), "{host}");
+    assert!(
+        !host["os"].to_string().to_lowercase().contains("windows"),
+        "{host}"
+    );
 }
