@@ -1,7 +1,8 @@
 //! UDP services, one datagram and a few bounded retries each: RADIUS with
 //! the declared client secret and test account (accepted, and a wrong
 //! password rejected), SNMP sysDescr with the declared community, a
-//! Kerberos AS-REQ (any KRB-ERROR proves a KDC) and an OpenVPN hard reset.
+//! Kerberos AS-REQ (any KRB-ERROR proves a KDC), an OpenVPN hard reset and
+//! an IKEv2 IKE_SA_INIT.
 //! Silence proves nothing on UDP (RADIUS and SNMP ignore unknown clients):
 //! it is never reported as an absence.
 
@@ -598,6 +599,90 @@ pub async fn openvpn_check(addr: IpAddr, port: u16, timeout: Duration) -> Vec<Fa
     }
 }
 
+// ---------------------------------------------------------------- IKEv2
+
+pub const IKE_PORT: u16 = 500;
+
+/// IKEv2 IKE_SA_INIT (RFC 7296) offering AES-256-CBC, HMAC-SHA2-256,
+/// Curve25519. Any IKEv2 answer to our SPI (an SA_INIT reply, or a notify
+/// such as NO_PROPOSAL_CHOSEN or INVALID_KE_PAYLOAD) proves an IKE daemon.
+pub fn ike_sa_init(spi: [u8; 8], key_exchange: [u8; 32], nonce: [u8; 32]) -> Vec<u8> {
+    let transform = |last: bool, kind: u8, id: u16, attr: &[u8]| {
+        let len = 8 + attr.len() as u16;
+        let mut t = vec![if last { 0 } else { 3 }, 0];
+        t.extend_from_slice(&len.to_be_bytes());
+        t.push(kind);
+        t.push(0);
+        t.extend_from_slice(&id.to_be_bytes());
+        t.extend_from_slice(attr);
+        t
+    };
+    let key_256 = [0x80, 0x0e, 0x01, 0x00]; // key length 256 (TV attribute)
+    let transforms = [
+        transform(false, 1, 12, &key_256), // ENCR_AES_CBC
+        transform(false, 2, 5, &[]),       // PRF_HMAC_SHA2_256
+        transform(false, 3, 12, &[]),      // AUTH_HMAC_SHA2_256_128
+        transform(true, 4, 31, &[]),       // Curve25519
+    ]
+    .concat();
+    let mut proposal = vec![0, 0];
+    proposal.extend_from_slice(&(8 + transforms.len() as u16).to_be_bytes());
+    proposal.extend_from_slice(&[1, 1, 0, 4]); // #1, IKE, no SPI, 4 transforms
+    proposal.extend_from_slice(&transforms);
+    let payload = |next: u8, body: &[u8]| {
+        let mut p = vec![next, 0];
+        p.extend_from_slice(&(4 + body.len() as u16).to_be_bytes());
+        p.extend_from_slice(body);
+        p
+    };
+    let mut ke = vec![0, 31, 0, 0]; // group 31
+    ke.extend_from_slice(&key_exchange);
+    let body = [
+        payload(34, &proposal), // SA, next: KE
+        payload(40, &ke),       // KE, next: Nonce
+        payload(0, &nonce),     // Nonce
+    ]
+    .concat();
+    let mut m = spi.to_vec();
+    m.extend_from_slice(&[0; 8]); // responder SPI
+    m.extend_from_slice(&[33, 0x20, 34, 0x08]); // SA, v2.0, IKE_SA_INIT, initiator
+    m.extend_from_slice(&0u32.to_be_bytes()); // message id
+    m.extend_from_slice(&(28 + body.len() as u32).to_be_bytes());
+    m.extend_from_slice(&body);
+    m
+}
+
+/// An IKEv2 response to our initiator SPI.
+pub fn ike_answers(answer: &[u8], spi: [u8; 8]) -> bool {
+    answer.len() >= 28 && answer[..8] == spi && answer[17] == 0x20 && answer[19] & 0x20 != 0
+}
+
+pub async fn ike_check(addr: IpAddr, port: u16, timeout: Duration) -> Vec<Fact> {
+    let n = nonce16();
+    let spi: [u8; 8] = n[..8].try_into().unwrap();
+    let ke: [u8; 32] = [nonce16(), nonce16()].concat().try_into().unwrap();
+    let nonce: [u8; 32] = [nonce16(), nonce16()].concat().try_into().unwrap();
+    match exchange(addr, port, &ike_sa_init(spi, ke, nonce), timeout, |a| {
+        ike_answers(a, spi)
+    })
+    .await
+    {
+        Udp::Answer(_) => vec![Fact {
+            probe: "ike".into(),
+            port: Some(port),
+            kind: FactKind::Service {
+                product: "ike".into(),
+                name: "IPsec IKEv2".into(),
+                version: None,
+                capabilities: vec!["vpn.site".into()],
+                open_source: None,
+            },
+        }],
+        // A PSK-only or filtered IPsec endpoint may stay silent: proves nothing.
+        _ => vec![],
+    }
+}
+
 // ---------------------------------------------------------------- runner
 
 async fn run(t: &HostTarget) -> Vec<Fact> {
@@ -685,8 +770,14 @@ async fn run(t: &HostTarget) -> Vec<Fact> {
         };
         openvpn_check(addr, OPENVPN_PORT, timeout).await
     };
-    let (a, b, c, d) = tokio::join!(radius, snmp, kerberos, openvpn);
-    [a, b, c, d].concat()
+    let ike = async {
+        let Ok(_permit) = t.limit.acquire().await else {
+            return vec![];
+        };
+        ike_check(addr, IKE_PORT, timeout).await
+    };
+    let (a, b, c, d, e) = tokio::join!(radius, snmp, kerberos, openvpn, ike);
+    [a, b, c, d, e].concat()
 }
 
 #[cfg(test)]
@@ -748,6 +839,29 @@ mod tests {
         assert!(openvpn_answers(&answer, [1; 8]));
         assert!(!openvpn_answers(&answer, [2; 8]));
         assert!(!openvpn_answers(&answer[..20], [1; 8]));
+    }
+
+    #[test]
+    fn ike_sa_init_lengths_are_consistent() {
+        let m = ike_sa_init([5; 8], [1; 32], [2; 32]);
+        assert_eq!(
+            u32::from_be_bytes(m[24..28].try_into().unwrap()) as usize,
+            m.len()
+        );
+        // Walk the payload chain: SA, KE, Nonce, and nothing after.
+        let (mut next, mut at, mut seen) = (m[16], 28, vec![]);
+        while next != 0 {
+            seen.push(next);
+            let len = u16::from_be_bytes([m[at + 2], m[at + 3]]) as usize;
+            next = m[at];
+            at += len;
+        }
+        assert_eq!(seen, vec![33, 34, 40]);
+        assert_eq!(at, m.len());
+        let mut reply = m.clone();
+        reply[19] = 0x20;
+        assert!(ike_answers(&reply, [5; 8]));
+        assert!(!ike_answers(&m, [5; 8])); // our own request is no answer
     }
 
     #[test]
