@@ -581,14 +581,24 @@ impl<'a> Inspector<'a> {
                 None => "no handshake yet".into(),
             };
             let fresh = age.is_some_and(|a| a <= parse::WG_HANDSHAKE_MAX_AGE);
-            // A declared host inside the peer's networks, other than us.
-            let remote = self.t.inventory.hosts.iter().find(|h| {
-                h.name != self.t.host.name
-                    && p.allowed
-                        .iter()
-                        .any(|n| n.prefix_len() < 32 && n.contains(&h.address))
-                    && self.t.inventory.in_scope(h.address)
-            });
+            // A declared host inside the peer's networks, other than us;
+            // a server rather than the far router (whose own address says
+            // less about the site behind it).
+            let mut candidates: Vec<&crate::inventory::Host> = self
+                .t
+                .inventory
+                .hosts
+                .iter()
+                .filter(|h| {
+                    h.name != self.t.host.name
+                        && p.allowed
+                            .iter()
+                            .any(|n| n.prefix_len() < 32 && n.contains(&h.address))
+                        && self.t.inventory.in_scope(h.address)
+                })
+                .collect();
+            candidates.sort_by_key(|h| h.roles.iter().any(|r| r == "router"));
+            let remote = candidates.first().copied();
             let kind = match remote {
                 Some(h) => {
                     let port = h.ssh.as_ref().map(|s| s.port).unwrap_or(22);
