@@ -309,3 +309,28 @@ async fn nothing_is_tried_on_closed_ports_or_out_of_scope_hosts() {
     let target = host_target(inv, "dc", &[389]);
     assert!(ldap::probe(&target).await.is_empty());
 }
+
+#[tokio::test]
+async fn radius_on_the_lab_accepts_alice_and_rejects_a_wrong_password() {
+    lab_env();
+    let secret = |var: &str| {
+        labcheck::inventory::Secret::new(
+            std::env::var(var).unwrap_or_else(|_| panic!("{var} missing from {LAB_ENV}")),
+        )
+    };
+    let facts = labcheck::probe::udp::radius_check(
+        "198.18.10.10".parse().unwrap(),
+        labcheck::probe::udp::RADIUS_PORT,
+        "alice",
+        &secret("LAB_ALICE_PASSWORD"),
+        &secret("LAB_RADIUS_SECRET"),
+        Duration::from_secs(3),
+    )
+    .await;
+    assert_eq!(
+        capability(&facts, "auth.verified"),
+        vec![(true, "RADIUS accepts alice, rejects a wrong password")],
+        "{facts:#?}"
+    );
+    assert_no_secret(&facts, &std::env::var("LAB_RADIUS_SECRET").unwrap());
+}
