@@ -122,6 +122,20 @@ check!(
     "curl -fsS --max-time 3 http://{addr}/api/v1/rules"
 );
 
+// ---- SLAM: the declared applications' code
+check!(
+    MANIFESTS,
+    "manifests",
+    "dependency manifests of applications",
+    "find /srv /var/www /opt /home -maxdepth 4 \\( -name composer.json -o -name package.json -o -name pom.xml -o -name '*.csproj' -o -name requirements.txt -o -name pyproject.toml \\) -not -path '*/node_modules/*' -not -path '*/vendor/*' 2>/dev/null | head -n 20"
+);
+check!(
+    MANIFEST_READ,
+    "manifest",
+    "a dependency manifest",
+    "head -c 65536 {file}"
+);
+
 // ---- vantage point
 check!(
     TCP_CONNECT,
@@ -152,6 +166,8 @@ pub const ALL: &[Check] = &[
     SSHD,
     FIREWALL,
     PROMETHEUS_RULES,
+    MANIFESTS,
+    MANIFEST_READ,
     TCP_CONNECT,
 ];
 

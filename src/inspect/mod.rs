@@ -375,6 +375,7 @@ impl<'a> Inspector<'a> {
             Outcome::Absent => {}
         }
         self.prometheus(&listeners).await;
+        self.applications().await;
         self.flows().await;
         self.facts
     }
@@ -708,6 +709,68 @@ impl<'a> Inspector<'a> {
                 Outcome::Absent => {}
             }
             break;
+        }
+    }
+
+    /// SLAM: on a host that runs a declared application, its dependency
+    /// manifests name the framework, the test tools and the package manager.
+    async fn applications(&mut self) {
+        let apps: Vec<String> = self
+            .t
+            .inventory
+            .applications
+            .iter()
+            .filter(|a| a.host.as_deref() == Some(self.t.host.name.as_str()))
+            .map(|a| a.name.clone())
+            .collect();
+        if apps.is_empty() {
+            return;
+        }
+        let Outcome::Ok(list) = self.run(&commands::MANIFESTS, &[], None).await else {
+            return;
+        };
+        let files: Vec<String> = list
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with('/'))
+            .take(8)
+            .map(str::to_string)
+            .collect();
+        for file in files {
+            let Outcome::Ok(content) = self
+                .run(&commands::MANIFEST_READ, &[("file", sh_quote(&file))], None)
+                .await
+            else {
+                continue;
+            };
+            let shown = untrusted::quote(file.as_bytes(), 120);
+            let (frameworks, tests, manager) = parse::manifest(&file, &content);
+            if !frameworks.is_empty() {
+                self.push(
+                    &commands::MANIFEST_READ,
+                    cap(
+                        "dev.framework",
+                        true,
+                        format!("{} in {shown}", frameworks.join(", ")),
+                    ),
+                );
+            }
+            if !tests.is_empty() {
+                self.push(
+                    &commands::MANIFEST_READ,
+                    cap(
+                        "dev.tests",
+                        true,
+                        format!("{} declared in {shown}", tests.join(", ")),
+                    ),
+                );
+            }
+            if let Some(m) = manager {
+                self.push(
+                    &commands::MANIFEST_READ,
+                    cap("component-library", true, format!("{m} manifest {shown}")),
+                );
+            }
         }
     }
 

@@ -531,6 +531,89 @@ pub fn prometheus_alerting_rules(text: &str) -> Option<usize> {
     )
 }
 
+/// What a dependency manifest declares: (frameworks, test tools, package manager).
+pub fn manifest(
+    path: &str,
+    content: &str,
+) -> (Vec<&'static str>, Vec<&'static str>, Option<&'static str>) {
+    const FRAMEWORKS: &[(&str, &str)] = &[
+        ("\"symfony/framework-bundle\"", "Symfony"),
+        ("\"laravel/framework\"", "Laravel"),
+        ("\"codeigniter4/framework\"", "CodeIgniter 4"),
+        ("\"cakephp/cakephp\"", "CakePHP"),
+        ("\"slim/slim\"", "Slim"),
+        ("\"express\"", "Express"),
+        ("\"next\"", "Next.js"),
+        ("\"@nestjs/core\"", "NestJS"),
+        ("\"@angular/core\"", "Angular"),
+        ("\"react\"", "React"),
+        ("\"vue\"", "Vue"),
+        ("\"fastify\"", "Fastify"),
+        ("org.springframework", "Spring"),
+        ("Microsoft.AspNetCore", "ASP.NET Core"),
+        ("Microsoft.Maui", ".NET MAUI"),
+    ];
+    const TESTS: &[(&str, &str)] = &[
+        ("\"phpunit/phpunit\"", "PHPUnit"),
+        ("\"pestphp/pest\"", "Pest"),
+        ("\"jest\"", "Jest"),
+        ("\"mocha\"", "Mocha"),
+        ("\"vitest\"", "Vitest"),
+        ("\"cypress\"", "Cypress"),
+        ("\"@playwright/test\"", "Playwright"),
+        ("<artifactId>junit", "JUnit"),
+        ("junit-jupiter", "JUnit"),
+        ("\"xunit\"", "xUnit"),
+        ("Include=\"xunit", "xUnit"),
+        ("Include=\"NUnit", "NUnit"),
+        ("Include=\"MSTest", "MSTest"),
+    ];
+    const PY_FRAMEWORKS: &[(&str, &str)] = &[
+        ("django", "Django"),
+        ("flask", "Flask"),
+        ("fastapi", "FastAPI"),
+    ];
+    const PY_TESTS: &[(&str, &str)] = &[("pytest", "pytest")];
+    let file = path.rsplit('/').next().unwrap_or(path);
+    let python = file == "requirements.txt" || file == "pyproject.toml";
+    // Python names are bare words at a line start (requirements) or quoted
+    // (pyproject); the other formats quote their package names.
+    let py_has = |name: &str| {
+        content.lines().any(|l| {
+            let l = l.trim_start().to_lowercase();
+            l.starts_with(name) || l.contains(&format!("\"{name}"))
+        })
+    };
+    let find = |table: &[(&str, &'static str)], py: bool| -> Vec<&'static str> {
+        let mut v: Vec<&'static str> = table
+            .iter()
+            .filter(|(needle, _)| {
+                if py {
+                    py_has(needle)
+                } else {
+                    content.contains(needle)
+                }
+            })
+            .map(|(_, n)| *n)
+            .collect();
+        v.dedup();
+        v
+    };
+    let manager = match file {
+        "composer.json" => Some("Composer"),
+        "package.json" => Some("npm"),
+        "pom.xml" => Some("Maven"),
+        "requirements.txt" | "pyproject.toml" => Some("pip"),
+        f if f.ends_with(".csproj") => Some("NuGet"),
+        _ => None,
+    };
+    if python {
+        (find(PY_FRAMEWORKS, true), find(PY_TESTS, true), manager)
+    } else {
+        (find(FRAMEWORKS, false), find(TESTS, false), manager)
+    }
+}
+
 /// The TCP connect check's `rc=N` → open?, detail.
 pub fn tcp_connect(stdout: &str, stderr: &str) -> (Option<bool>, String) {
     let rc = stdout

@@ -250,3 +250,23 @@ fn tcp_connect_outcomes() {
     assert_eq!(d, "connection refused");
     assert_eq!(tcp_connect("rc=127\n", "").0, None);
 }
+
+#[test]
+fn manifests_name_frameworks_and_tests() {
+    let composer = r#"{"require": {"php": ">=8.2", "symfony/framework-bundle": "7.2.*"}, "require-dev": {"phpunit/phpunit": "^11.5"}}"#;
+    assert_eq!(
+        manifest("/srv/gsb/composer.json", composer),
+        (vec!["Symfony"], vec!["PHPUnit"], Some("Composer"))
+    );
+    let pkg = r#"{"dependencies": {"express": "^4.21.2", "mongoose": "^8"}, "devDependencies": {"jest": "^29.7.0"}}"#;
+    assert_eq!(
+        manifest("/srv/api/package.json", pkg),
+        (vec!["Express"], vec!["Jest"], Some("npm"))
+    );
+    let req = "Django==5.1.4\npytest-django>=4.9\n";
+    assert_eq!(
+        manifest("/srv/app/requirements.txt", req),
+        (vec!["Django"], vec!["pytest"], Some("pip"))
+    );
+    assert_eq!(manifest("/srv/x/package.json", "{}").0, Vec::<&str>::new());
+}
