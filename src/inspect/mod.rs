@@ -317,6 +317,7 @@ impl<'a> Inspector<'a> {
         self.daemons().await;
         let jobs = self.schedules().await;
         self.backups(&jobs).await;
+        self.restic(&jobs).await;
         self.wireguard().await;
         if let Outcome::Ok(t) = self.run(&commands::IPSEC, &[], None).await {
             let sas = parse::ipsec_sas(&t);
@@ -549,6 +550,61 @@ impl<'a> Inspector<'a> {
                 Outcome::Absent => self.cannot(
                     &commands::BORG_LIST,
                     format!("{shown}: borg is not installed on this host"),
+                ),
+            }
+        }
+    }
+
+    /// restic repositories named by jobs: the age of their latest snapshot
+    /// (needs `[credentials.restic]`; the password goes to stdin).
+    async fn restic(&mut self, jobs: &[parse::Job]) {
+        let secret = self
+            .t
+            .inventory
+            .credentials
+            .get("restic")
+            .map(|c| c.secret());
+        for repo in parse::restic_repos(jobs).iter().take(3) {
+            let shown = untrusted::quote(repo.as_bytes(), 120);
+            let pass = match secret.as_ref().map(|s| s.resolve()) {
+                Some(Ok(p)) => p,
+                Some(Err(e)) => {
+                    self.cannot(&commands::RESTIC_LIST, format!("{shown}: {e}"));
+                    continue;
+                }
+                None => {
+                    self.cannot(
+                        &commands::RESTIC_LIST,
+                        format!("{shown}: no password reference ([credentials.restic] password_env or password_file)"),
+                    );
+                    continue;
+                }
+            };
+            let mut input = pass.expose().as_bytes().to_vec();
+            input.push(b'\n');
+            match self
+                .run(
+                    &commands::RESTIC_LIST,
+                    &[("repo", sh_quote(repo))],
+                    Some(&input),
+                )
+                .await
+            {
+                Outcome::Ok(t) => match parse::restic_age(&t) {
+                    Ok((id, age, _)) => self.push(
+                        &commands::RESTIC_LIST,
+                        FactKind::BackupAge {
+                            tool: "restic".into(),
+                            age_secs: age,
+                            detail: format!("snapshot {id} in {shown}"),
+                        },
+                    ),
+                    Err(e) => self.cannot(&commands::RESTIC_LIST, format!("{shown}: {e}")),
+                },
+                Outcome::Failed(e) => self.cannot(&commands::RESTIC_LIST, format!("{shown}: {e}")),
+                Outcome::Absent => self.cannot(
+                    &commands::RESTIC_LIST,
+                    format!("{shown}: restic is not installed on this host"),
                 ),
             }
         }

@@ -332,6 +332,34 @@ pub fn job_dirs(jobs: &[Job]) -> Vec<String> {
     dirs
 }
 
+/// restic repositories named in jobs: `-r PATH`, `--repo PATH|=PATH`,
+/// `RESTIC_REPOSITORY=PATH` (local paths and `sftp:`/`rest:` URLs alike).
+pub fn restic_repos(jobs: &[Job]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for j in jobs.iter().filter(|j| j.line.contains("restic")) {
+        let words: Vec<&str> = j
+            .line
+            .split_whitespace()
+            .map(|w| w.trim_matches(['"', '\'']))
+            .collect();
+        for (i, w) in words.iter().enumerate() {
+            let repo = if *w == "-r" || *w == "--repo" {
+                words.get(i + 1).copied()
+            } else {
+                w.strip_prefix("--repo=")
+                    .or_else(|| w.strip_prefix("RESTIC_REPOSITORY="))
+            };
+            if let Some(r) = repo.map(|r| r.trim_matches(['"', '\'', ';']))
+                && !r.is_empty()
+                && !out.iter().any(|x| x == r)
+            {
+                out.push(r.to_string());
+            }
+        }
+    }
+    out
+}
+
 /// `borg list --last 1 --json` (TZ=UTC) followed by `now=EPOCH`.
 pub fn borg_age(text: &str) -> Result<(String, u64, i64), String> {
     let (json, now) = split_now(text)?;

@@ -270,3 +270,14 @@ fn manifests_name_frameworks_and_tests() {
     );
     assert_eq!(manifest("/srv/x/package.json", "{}").0, Vec::<&str>::new());
 }
+
+#[test]
+fn restic_repositories_from_jobs() {
+    let jobs = schedules(
+        "/etc/cron.d/restic: 0 2 * * * root RESTIC_REPOSITORY=/srv/restic restic backup /etc\n/etc/cron.d/r2: 0 3 * * * root restic -r sftp:bk@198.18.10.40:/repo backup /home\n",
+    );
+    assert_eq!(
+        restic_repos(&jobs),
+        vec!["/srv/restic", "sftp:bk@198.18.10.40:/repo"]
+    );
+}
