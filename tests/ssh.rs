@@ -268,7 +268,11 @@ fn key_login_reads_os_backup_age_and_tests_flows() {
         .unwrap();
     let out = text(&o.stdout);
     assert!(out.contains("zone matrix"), "{out}");
-    assert!(out.lines().any(|l| l.trim_start().starts_with("lan") && l.contains("✔ 2/2")), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.trim_start().starts_with("lan") && l.contains("✔ 2/2")),
+        "{out}"
+    );
 }
 
 #[test]

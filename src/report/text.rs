@@ -509,7 +509,13 @@ pub(super) fn flow_matrix(report: &AuditReport, r: &RequirementReport) -> Vec<St
         .collect();
     zones.sort();
     zones.dedup();
-    let w = zones.iter().map(|z| z.chars().count()).max().unwrap_or(0).max(8) + 2;
+    let w = zones
+        .iter()
+        .map(|z| z.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(8)
+        + 2;
     let lang = report.lang;
     let mut out = vec![tr!(
         lang,
