@@ -60,7 +60,9 @@ fn lab_env() -> Vec<(String, String)> {
 fn wait_healthy() {
     let start = Instant::now();
     loop {
-        let status = Command::new(repo().join("tests/lab/status")).output().expect("tests/lab/status");
+        let status = Command::new(repo().join("tests/lab/status"))
+            .output()
+            .expect("tests/lab/status");
         if status.status.success() {
             return;
         }
@@ -307,23 +309,41 @@ const SCENARIOS: &[(&str, Moves)] = &[
     // longer answers and its OS can no longer be established either.
     (
         "vpn-down",
-        &[("sisr.site-vpn", "conform", "non-conform"), ("common.two-os", "non-conform", "cannot-verify")],
+        &[
+            ("sisr.site-vpn", "conform", "non-conform"),
+            ("common.two-os", "non-conform", "cannot-verify"),
+        ],
     ),
     // The only archive is 10 days old (limit 7d), read over SSH with borg.
-    ("backup-stale", &[("common.backup", "conform", "non-conform")]),
+    (
+        "backup-stale",
+        &[("common.backup", "conform", "non-conform")],
+    ),
     // HAProxy's statistics show 1/2 backends UP and every request reaches web1.
-    ("lb-backend-down", &[("sisr.load-balancing", "conform", "non-conform")]),
+    (
+        "lb-backend-down",
+        &[("sisr.load-balancing", "conform", "non-conform")],
+    ),
     // FreeRADIUS on dc still authenticates the declared account: the lab
     // keeps an authentication service, so no status moves (the evidence
     // does: see ldap_down_leaves_radius_as_the_only_auth_evidence).
     ("ldap-down", &[]),
     ("dbms-down", &[("common.dbms", "conform", "non-conform")]),
     // Prometheus answers with zero alerting rules: an observed absence.
-    ("monitoring-no-alerts", &[("sisr.monitoring", "conform", "non-conform")]),
+    (
+        "monitoring-no-alerts",
+        &[("sisr.monitoring", "conform", "non-conform")],
+    ),
     // web1 → db:5432 and web1 → dc:389 open from the DMZ vantage host.
-    ("flat-network", &[("sisr.perimeters", "conform", "non-conform")]),
+    (
+        "flat-network",
+        &[("sisr.perimeters", "conform", "non-conform")],
+    ),
     // db's SSH is refused: its OS rests on its banner alone again.
-    ("hostkey-changed", &[("common.two-os", "non-conform", "cannot-verify")]),
+    (
+        "hostkey-changed",
+        &[("common.two-os", "non-conform", "cannot-verify")],
+    ),
 ];
 
 #[test]
@@ -401,15 +421,34 @@ fn a_changed_host_key_refuses_that_host_and_says_which_keys() {
     let hosts = a.report["hosts"].as_array().unwrap();
     let db = hosts.iter().find(|h| h["name"] == "db").unwrap();
     let problems = db["problems"].as_array().expect("db has problems");
-    let msg = problems.iter().map(|p| p["reason"].as_str().unwrap()).collect::<Vec<_>>().join("\n");
-    assert!(msg.contains("HOST KEY CHANGED") && msg.contains("expected ssh-ed25519 SHA256:") && msg.contains("seen ssh-ed25519 SHA256:"), "{msg}");
+    let msg = problems
+        .iter()
+        .map(|p| p["reason"].as_str().unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        msg.contains("HOST KEY CHANGED")
+            && msg.contains("expected ssh-ed25519 SHA256:")
+            && msg.contains("seen ssh-ed25519 SHA256:"),
+        "{msg}"
+    );
     // Only db is refused; the other hosts are still inspected.
     for h in hosts.iter().filter(|h| h["name"] != "db") {
-        let refused = h["problems"].as_array().into_iter().flatten().any(|p| p["reason"].as_str().unwrap_or("").contains("HOST KEY"));
+        let refused = h["problems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["reason"].as_str().unwrap_or("").contains("HOST KEY"));
         assert!(!refused, "{} refused too", h["name"]);
     }
     // The audit still reports db's services from the network.
-    assert!(db["services"].as_array().unwrap().iter().any(|s| s["product"] == "postgresql"));
+    assert!(
+        db["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["product"] == "postgresql")
+    );
 }
 
 #[test]
@@ -417,10 +456,20 @@ fn ldap_down_leaves_radius_as_the_only_auth_evidence() {
     let _g = lock();
     let env = lab_env();
     let evidence = |r: &Value| -> String {
-        r["requirements"].as_array().unwrap().iter().find(|x| x["id"] == "common.auth").unwrap()["evidence"].to_string()
+        r["requirements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == "common.auth")
+            .unwrap()["evidence"]
+            .to_string()
     };
     let healthy = audit_json(&env);
-    assert!(evidence(&healthy.report).contains("OpenLDAP"), "{}", evidence(&healthy.report));
+    assert!(
+        evidence(&healthy.report).contains("OpenLDAP"),
+        "{}",
+        evidence(&healthy.report)
+    );
     lab("break", "ldap-down");
     let guard = Broken("ldap-down");
     let broken = audit_json(&env);
