@@ -203,6 +203,10 @@ impl<'a> Ctx<'a> {
                 .iter()
                 .map(|e| e.observed.clone())
                 .collect::<Vec<_>>();
+            // Supporting facts (the balancer seen from inside, the agents
+            // of a supervision) follow the deciding ones.
+            evidence.extend(partial.iter().flat_map(|c| self.positives(c)));
+            dedup(&mut evidence);
             return finding(
                 Status::Conform,
                 tr!(lang, "Observed: {}.", "Observé : {}.", short_list(&what)),

@@ -121,6 +121,12 @@ check!(
     "Prometheus alerting rules",
     "curl -fsS --max-time 3 http://{addr}/api/v1/rules"
 );
+check!(
+    HAPROXY_STATS,
+    "haproxy-stats",
+    "HAProxy statistics",
+    "curl -fsS --max-time 3 http://{addr}'/stats;csv'"
+);
 
 // ---- SLAM: the declared applications' code
 check!(
@@ -166,6 +172,7 @@ pub const ALL: &[Check] = &[
     SSHD,
     FIREWALL,
     PROMETHEUS_RULES,
+    HAPROXY_STATS,
     MANIFESTS,
     MANIFEST_READ,
     TCP_CONNECT,

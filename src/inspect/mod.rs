@@ -376,6 +376,7 @@ impl<'a> Inspector<'a> {
             Outcome::Absent => {}
         }
         self.prometheus(&listeners).await;
+        self.haproxy(&listeners).await;
         self.applications().await;
         self.flows().await;
         self.facts
@@ -703,6 +704,59 @@ impl<'a> Inspector<'a> {
                     format!("keepalived floating address {vip}, {role}"),
                 ),
             );
+        }
+    }
+
+    /// An HAProxy statistics listener seen here (8404) is asked, from
+    /// inside, how many of its servers are UP: the balancer confirmed from
+    /// the host itself, not only through its frontend.
+    async fn haproxy(&mut self, listeners: &[parse::Listener]) {
+        let Some(l) = listeners
+            .iter()
+            .find(|l| l.proto == "tcp" && l.port == 8404)
+        else {
+            return;
+        };
+        let addr: IpAddr = match l.addr.as_str() {
+            "0.0.0.0" | "*" => IpAddr::from([127, 0, 0, 1]),
+            a => match a.parse() {
+                Ok(a) => a,
+                Err(_) => return,
+            },
+        };
+        if !addr.is_loopback() && !self.t.inventory.in_scope(addr) {
+            return;
+        }
+        let hostport = match addr {
+            IpAddr::V4(a) => format!("{a}:{}", l.port),
+            IpAddr::V6(a) => format!("[{a}]:{}", l.port),
+        };
+        match self
+            .run(
+                &commands::HAPROXY_STATS,
+                &[("addr", sh_quote(&hostport))],
+                None,
+            )
+            .await
+        {
+            Outcome::Ok(t) => match parse::haproxy_servers(&t) {
+                Some((up, all)) => self.push(
+                    &commands::HAPROXY_STATS,
+                    cap(
+                        "lb",
+                        true,
+                        format!(
+                            "HAProxy statistics on {hostport} (from inside): {up}/{all} servers UP"
+                        ),
+                    ),
+                ),
+                None => self.cannot(
+                    &commands::HAPROXY_STATS,
+                    format!("{hostport}: not HAProxy CSV statistics"),
+                ),
+            },
+            Outcome::Failed(e) => self.cannot(&commands::HAPROXY_STATS, format!("{hostport}: {e}")),
+            Outcome::Absent => {}
         }
     }
 

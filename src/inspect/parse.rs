@@ -559,6 +559,30 @@ pub fn prometheus_alerting_rules(text: &str) -> Option<usize> {
     )
 }
 
+/// HAProxy's `/stats;csv` → (servers UP, servers) over every backend,
+/// the FRONTEND/BACKEND summary rows left out.
+pub fn haproxy_servers(csv: &str) -> Option<(usize, usize)> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next()?.trim_start_matches("# ").split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let (sv, st) = (col("svname")?, col("status")?);
+    let (mut up, mut all) = (0, 0);
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        let (Some(name), Some(status)) = (f.get(sv), f.get(st)) else {
+            continue;
+        };
+        if matches!(*name, "FRONTEND" | "BACKEND") {
+            continue;
+        }
+        all += 1;
+        if status.starts_with("UP") {
+            up += 1;
+        }
+    }
+    Some((up, all))
+}
+
 /// What a dependency manifest declares: (frameworks, test tools, package manager).
 pub fn manifest(
     path: &str,

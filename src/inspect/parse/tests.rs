@@ -281,3 +281,20 @@ fn restic_repositories_from_jobs() {
         vec!["/srv/restic", "sftp:bk@198.18.10.40:/repo"]
     );
 }
+
+#[test]
+fn haproxy_csv_counts_servers_up() {
+    // Shape of HAProxy 2.6's `/stats;csv` (columns cut after `status`).
+    let csv = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight\n\
+stats,FRONTEND,,,0,1,262124,5,0,0,0,0,0,,,,,OPEN,\n\
+web,FRONTEND,,,0,2,262124,40,0,0,0,0,0,,,,,OPEN,\n\
+servers,web1,0,0,0,1,,20,0,0,,0,,0,0,0,0,UP,1\n\
+servers,web2,0,0,0,1,,20,0,0,,0,,0,0,0,0,DOWN,1\n\
+servers,BACKEND,0,0,0,2,26213,40,0,0,0,0,,0,0,0,0,UP,2\n";
+    assert_eq!(haproxy_servers(csv), Some((1, 2)));
+    assert_eq!(
+        haproxy_servers(&csv.replace("DOWN", "UP 1/3")),
+        Some((2, 2))
+    );
+    assert_eq!(haproxy_servers("<html>not csv</html>"), None);
+}
