@@ -46,6 +46,10 @@ pub struct MatchDef {
     /// Only trust the match on these ports (empty: any port).
     #[serde(default)]
     pub ports: Vec<u16>,
+    /// Turns the bytes of the `version` group into text (see decode.rs),
+    /// for versions a binary protocol carries as numbers.
+    #[serde(default)]
+    pub version_decoder: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -197,6 +201,16 @@ impl Catalog {
                         None,
                     );
                 }
+                if let Some(d) = &m.version_decoder
+                    && !decode::DECODERS.contains(&d.as_str())
+                {
+                    src.error(
+                        Code::InvalidValue,
+                        span.clone(),
+                        format!("product `{}`: unknown version_decoder `{d}`", def.id),
+                        Some(format!("known decoders: {}", decode::DECODERS.join(", "))),
+                    );
+                }
                 match Regex::new(&m.pattern) {
                     Ok(r) => matches.push((m.clone(), r)),
                     Err(e) => src.error(
@@ -300,9 +314,10 @@ impl Catalog {
                     continue;
                 }
                 if let Some(caps) = re.captures(answer) {
-                    let version = caps
-                        .name("version")
-                        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+                    let version = caps.name("version").and_then(|v| match &m.version_decoder {
+                        Some(d) => decode::decode(d, v.as_bytes()),
+                        None => Some(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+                    });
                     return Some(Identified {
                         product: &p.def,
                         version,
@@ -376,6 +391,7 @@ fn first_line(s: &str) -> String {
         .to_string()
 }
 
+pub mod decode;
 pub mod http;
 #[cfg(test)]
 mod tests;

@@ -132,3 +132,86 @@ fn bad_catalog_is_diagnosed() {
         "{codes:?}"
     );
 }
+
+/// A recorded answer kept as hex in tests/fixtures (see the README there).
+fn fixture(hex: &str) -> Vec<u8> {
+    decode_hex(hex).expect("fixture is hex")
+}
+
+#[test]
+fn sql_server_prelogin_answer_gives_product_and_version() {
+    let c = cat();
+    let probe = c.probe("tds-prelogin").unwrap();
+    let sent = probe.payload("198.18.0.1");
+    assert_eq!(sent[0], 0x12, "a PRELOGIN packet");
+    assert_eq!(u16::from_be_bytes([sent[2], sent[3]]) as usize, sent.len());
+    assert!(c.tcp_ports().contains(&1433));
+    assert_eq!(c.probes_for_port(1433)[0].id, "tds-prelogin");
+
+    // SQL Server 2008 SP3 (10.0.5512), recorded by pytds.
+    let answer = fixture(include_str!(
+        "../../tests/fixtures/mssql/prelogin-response-sql2008.hex"
+    ));
+    let id = c.identify("tds-prelogin", 1433, &answer).unwrap();
+    assert_eq!(
+        (id.product.id.as_str(), id.version.as_deref()),
+        ("mssql", Some("10.0.5512"))
+    );
+    assert_eq!(id.product.open_source, Some(false));
+    assert_eq!(id.product.capabilities, ["dbms"]);
+    assert!(
+        c.os_hints("tds-prelogin", &answer).is_empty(),
+        "SQL Server runs on Linux too: no OS signal"
+    );
+    // Cut before the VERSION data: not taken for SQL Server yet.
+    assert!(c.identify("tds-prelogin", 1433, &answer[..34]).is_none());
+    // Our own request is no answer.
+    assert!(c.identify("tds-prelogin", 1433, &sent).is_none());
+}
+
+#[test]
+fn mongodb_handshake_answers_identify_mongodb_without_version() {
+    let c = cat();
+    let probe = c.probe("mongodb-ismaster").unwrap();
+    let sent = probe.payload("198.18.0.1");
+    assert_eq!(
+        u32::from_le_bytes(sent[..4].try_into().unwrap()) as usize,
+        sent.len()
+    );
+    assert_eq!(&sent[12..16], &2004u32.to_le_bytes(), "OP_QUERY");
+    assert!(c.tcp_ports().contains(&27017));
+
+    for (what, hex) in [
+        (
+            "MongoDB 7.0 (maxWireVersion 21)",
+            include_str!("../../tests/fixtures/mongodb/ismaster-reply-7.0.hex"),
+        ),
+        (
+            "MongoDB 3.6 (maxWireVersion 6)",
+            include_str!("../../tests/fixtures/mongodb/ismaster-reply-3.6.hex"),
+        ),
+    ] {
+        let answer = fixture(hex);
+        let id = c
+            .identify("mongodb-ismaster", 27017, &answer)
+            .unwrap_or_else(|| panic!("{what} not recognised"));
+        assert_eq!(id.product.id, "mongodb", "{what}");
+        assert_eq!(id.version, None, "{what}: the handshake carries no version");
+        assert_eq!(id.product.capabilities, ["dbms"]);
+        assert!(c.os_hints("mongodb-ismaster", &answer).is_empty());
+    }
+    // The request itself (an OP_QUERY naming isMaster) is no answer.
+    assert!(c.identify("mongodb-ismaster", 27017, &sent).is_none());
+}
+
+#[test]
+fn unknown_version_decoder_is_diagnosed() {
+    let mut src = Source::new(
+        "c.toml",
+        "[[probe]]\nid = \"p\"\n\n[[product]]\nid = \"x\"\nname = \"X\"\nmatch = [{ probe = \"p\", pattern = \"(?P<version>.+)\", version_decoder = \"rot13\" }]\n",
+    );
+    let mut c = Catalog::default();
+    c.parse_into(&mut src);
+    let codes: Vec<_> = src.diags.0.iter().map(|d| (d.code, d.line)).collect();
+    assert_eq!(codes, [(crate::diag::Code::InvalidValue, 7)], "{codes:?}");
+}
