@@ -1,8 +1,8 @@
 //! UDP services, one datagram and a few bounded retries each: RADIUS with
 //! the declared client secret and test account (accepted, and a wrong
 //! password rejected), SNMP sysDescr with the declared community, a
-//! Kerberos AS-REQ (any KRB-ERROR proves a KDC), an OpenVPN hard reset and
-//! an IKEv2 IKE_SA_INIT.
+//! Kerberos AS-REQ (any KRB-ERROR proves a KDC), an OpenVPN hard reset, an
+//! IKEv2 IKE_SA_INIT and a SQL Server Browser instance query.
 //! Silence proves nothing on UDP (RADIUS and SNMP ignore unknown clients):
 //! it is never reported as an absence.
 
@@ -683,6 +683,82 @@ pub async fn ike_check(addr: IpAddr, port: u16, timeout: Duration) -> Vec<Fact> 
     }
 }
 
+// ---------------------------------------------------------------- SQL Server Browser
+
+pub const SQL_BROWSER_PORT: u16 = 1434;
+
+/// One instance announced by the SQL Server Browser.
+#[derive(Debug, PartialEq)]
+pub struct SqlInstance {
+    pub server: String,
+    pub instance: String,
+    pub version: Option<String>,
+    pub tcp_port: Option<u16>,
+}
+
+/// The instances of a SVR_RESP ([MC-SQLR] 2.2.5): 0x05, a little-endian
+/// length, then `Key;Value;…;;` per instance. `None` if this is not one.
+pub fn sql_browser_instances(answer: &[u8]) -> Option<Vec<SqlInstance>> {
+    if *answer.first()? != 0x05 {
+        return None;
+    }
+    let len = u16::from_le_bytes([*answer.get(1)?, *answer.get(2)?]) as usize;
+    let text = std::str::from_utf8(answer.get(3..3 + len)?).ok()?;
+    let mut out = Vec::new();
+    for record in text.split(";;").filter(|r| !r.is_empty()) {
+        let fields: Vec<&str> = record.split(';').collect();
+        let get = |key: &str| {
+            fields
+                .chunks(2)
+                .find(|kv| kv[0].eq_ignore_ascii_case(key))
+                .and_then(|kv| kv.get(1))
+                .map(|v| untrusted::quote(v.as_bytes(), 64))
+        };
+        let (Some(server), Some(instance)) = (get("ServerName"), get("InstanceName")) else {
+            return None;
+        };
+        out.push(SqlInstance {
+            server,
+            instance,
+            version: get("Version"),
+            tcp_port: get("tcp").and_then(|p| p.parse().ok()),
+        });
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// CLNT_UCAST_EX (0x02): every instance of the host, with its version.
+pub async fn sql_browser_check(addr: IpAddr, port: u16, timeout: Duration) -> Vec<Fact> {
+    match exchange(addr, port, &[0x02], timeout, |a| {
+        sql_browser_instances(a).is_some()
+    })
+    .await
+    {
+        Udp::Answer(a) => sql_browser_instances(&a)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| Fact {
+                probe: "sql-browser".into(),
+                port: Some(port),
+                kind: FactKind::Service {
+                    product: "mssql".into(),
+                    name: match i.tcp_port {
+                        Some(tcp) => {
+                            format!("Microsoft SQL Server (instance {}, TCP {tcp})", i.instance)
+                        }
+                        None => format!("Microsoft SQL Server (instance {})", i.instance),
+                    },
+                    version: i.version,
+                    capabilities: vec!["dbms".into()],
+                    open_source: Some(false),
+                },
+            })
+            .collect(),
+        // The Browser service is often stopped or filtered: proves nothing.
+        _ => vec![],
+    }
+}
+
 // ---------------------------------------------------------------- runner
 
 async fn run(t: &HostTarget) -> Vec<Fact> {
@@ -776,8 +852,14 @@ async fn run(t: &HostTarget) -> Vec<Fact> {
         };
         ike_check(addr, IKE_PORT, timeout).await
     };
-    let (a, b, c, d, e) = tokio::join!(radius, snmp, kerberos, openvpn, ike);
-    [a, b, c, d, e].concat()
+    let sql_browser = async {
+        let Ok(_permit) = t.limit.acquire().await else {
+            return vec![];
+        };
+        sql_browser_check(addr, SQL_BROWSER_PORT, timeout).await
+    };
+    let (a, b, c, d, e, f) = tokio::join!(radius, snmp, kerberos, openvpn, ike, sql_browser);
+    [a, b, c, d, e, f].concat()
 }
 
 #[cfg(test)]
@@ -862,6 +944,94 @@ mod tests {
         reply[19] = 0x20;
         assert!(ike_answers(&reply, [5; 8]));
         assert!(!ike_answers(&m, [5; 8])); // our own request is no answer
+    }
+
+    #[test]
+    fn sql_browser_answer_of_a_real_server() {
+        // SQL Server 2008 Express, recorded by pytds (tests/fixtures/mssql/README.md).
+        let hex: String =
+            include_str!("../../tests/fixtures/mssql/browser-response-sqlexpress2008.hex")
+                .split_whitespace()
+                .collect();
+        let answer: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        assert_eq!(
+            sql_browser_instances(&answer),
+            Some(vec![SqlInstance {
+                server: "MISHA-PC".into(),
+                instance: "SQLEXPRESS".into(),
+                version: Some("10.0.1600.22".into()),
+                tcp_port: Some(49849),
+            }])
+        );
+        // Truncated, our own request, or another protocol: not an answer.
+        assert_eq!(sql_browser_instances(&answer[..40]), None);
+        assert_eq!(sql_browser_instances(&[0x02]), None);
+        assert_eq!(sql_browser_instances(b"\x05\x05\x00a;b;;"), None);
+        // Two instances, the documented shape.
+        let two = b"ServerName;DB1;InstanceName;MSSQLSERVER;IsClustered;No;Version;15.0.2000.5;tcp;1433;;ServerName;DB1;InstanceName;LAB;IsClustered;No;Version;16.0.1000.6;np;\\\\DB1\\pipe\\MSSQL$LAB\\sql\\query;;";
+        let mut a = vec![0x05];
+        a.extend_from_slice(&(two.len() as u16).to_le_bytes());
+        a.extend_from_slice(two);
+        let got = sql_browser_instances(&a).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].tcp_port, Some(1433));
+        assert_eq!(
+            (
+                got[1].instance.as_str(),
+                got[1].version.as_deref(),
+                got[1].tcp_port
+            ),
+            ("LAB", Some("16.0.1000.6"), None)
+        );
+    }
+
+    #[test]
+    fn sql_browser_check_over_loopback_replays_the_recorded_answer() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let hex: String =
+                include_str!("../../tests/fixtures/mssql/browser-response-sqlexpress2008.hex")
+                    .split_whitespace()
+                    .collect();
+            let recorded: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let addr = server.local_addr().unwrap();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 16];
+                let (n, from) = server.recv_from(&mut buf).await.unwrap();
+                assert_eq!(&buf[..n], [0x02], "CLNT_UCAST_EX");
+                server.send_to(&recorded, from).await.unwrap();
+            });
+            let facts = sql_browser_check(addr.ip(), addr.port(), Duration::from_secs(3)).await;
+            assert_eq!(facts.len(), 1, "{facts:?}");
+            match &facts[0].kind {
+                FactKind::Service {
+                    product,
+                    name,
+                    version,
+                    capabilities,
+                    ..
+                } => {
+                    assert_eq!(product, "mssql");
+                    assert!(
+                        name.contains("SQLEXPRESS") && name.contains("49849"),
+                        "{name}"
+                    );
+                    assert_eq!(version.as_deref(), Some("10.0.1600.22"));
+                    assert_eq!(capabilities, &["dbms"]);
+                }
+                other => panic!("{other:?}"),
+            }
+        });
     }
 
     #[test]
