@@ -239,6 +239,21 @@ fn healthy_lab_is_judged_by_observation() {
     assert_eq!(product("mon", 9093).as_deref(), Some("alertmanager"));
     assert_eq!(product("lb", 8404).as_deref(), Some("haproxy"));
     assert_eq!(product("dc", 53).as_deref(), Some("dnsmasq"));
+    // Monitoring and load balancing confirmed from inside their hosts too.
+    for (id, inside) in [
+        ("sisr.monitoring", "3 alerting rule(s) loaded"),
+        ("sisr.load-balancing", "(from inside): 2/2 servers UP"),
+    ] {
+        assert!(
+            explain(&a.report, id).contains(inside),
+            "{id}: {}",
+            explain(&a.report, id)
+        );
+    }
+    // The OS of every host that answers SSH is read from inside (a strong signal).
+    for h in hosts.iter().filter(|h| h["name"] != "hostile") {
+        assert_eq!(h["os"], "linux debian 12", "{}", h["name"]);
+    }
 }
 
 #[test]
