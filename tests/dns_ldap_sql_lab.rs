@@ -2,6 +2,8 @@
 //! dnsmasq and slapd on dc, PostgreSQL and MariaDB on db). The lab must be
 //! up: without it these tests fail loudly rather than pass by skipping.
 
+mod common;
+use common::capabilities as capability;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::{Arc, Once};
@@ -67,20 +69,6 @@ fn host_target(inv: Inventory, name: &str, open: &[u16]) -> HostTarget {
         limit: Arc::new(Semaphore::new(4)),
         trust_on_first_use: false,
     }
-}
-
-fn capability<'a>(facts: &'a [Fact], name: &str) -> Vec<(bool, &'a str)> {
-    facts
-        .iter()
-        .filter_map(|f| match &f.kind {
-            FactKind::Capability {
-                name: n,
-                present,
-                detail,
-            } if n == name => Some((*present, detail.as_str())),
-            _ => None,
-        })
-        .collect()
 }
 
 fn cannot(facts: &[Fact]) -> Vec<String> {

@@ -4,12 +4,14 @@
 //! mon, an expired self-signed certificate on hostile:7443). The lab must be
 //! up: without it these tests fail loudly rather than pass by skipping.
 
+mod common;
+use common::capabilities;
 use std::path::Path;
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use labcheck::catalog::Catalog;
-use labcheck::facts::{Fact, FactKind, HostFacts, Outcome, PortObservation, Proto, Reachability};
+use labcheck::facts::{FactKind, HostFacts, Outcome, PortObservation, Proto, Reachability};
 use labcheck::inventory::{self, Inventory};
 use labcheck::probe::deep::{HostTarget, LabTarget};
 use labcheck::probe::{http, lbspread, resources, tls};
@@ -65,20 +67,6 @@ fn target(name: &str, open: &[(u16, &str)]) -> HostTarget {
         limit: Arc::new(Semaphore::new(4)),
         trust_on_first_use: false,
     }
-}
-
-fn capabilities<'a>(facts: &'a [Fact], name: &str) -> Vec<(bool, &'a str)> {
-    facts
-        .iter()
-        .filter_map(|f| match &f.kind {
-            FactKind::Capability {
-                name: n,
-                present,
-                detail,
-            } if n == name => Some((*present, detail.as_str())),
-            _ => None,
-        })
-        .collect()
 }
 
 fn host_name(address: &str) -> String {

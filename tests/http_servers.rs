@@ -5,6 +5,7 @@
 //! rules). Certificates are made by the openssl CLI, as a lab would.
 
 mod common;
+use common::capabilities;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
@@ -335,20 +336,6 @@ fn target(inv: Inventory, open: &[(u16, Option<&str>)]) -> HostTarget {
         limit: Arc::new(Semaphore::new(4)),
         trust_on_first_use: false,
     }
-}
-
-fn capabilities<'a>(facts: &'a [Fact], name: &str) -> Vec<(bool, &'a str)> {
-    facts
-        .iter()
-        .filter_map(|f| match &f.kind {
-            FactKind::Capability {
-                name: n,
-                present,
-                detail,
-            } if n == name => Some((*present, detail.as_str())),
-            _ => None,
-        })
-        .collect()
 }
 
 fn services(facts: &[Fact]) -> Vec<(String, Option<String>, Option<u16>)> {

@@ -4,6 +4,7 @@
 //! wrong secret are never taken for an absence or a success.
 
 mod common;
+use common::capabilities as capability;
 
 use std::net::{IpAddr, UdpSocket};
 use std::path::Path;
@@ -42,20 +43,6 @@ fn wait_udp(port: u16, child: &mut Child, what: &str) {
         std::thread::sleep(Duration::from_millis(100));
     }
     panic!("{what} did not listen on 127.0.0.1:{port}/udp within 20s");
-}
-
-fn capability<'a>(facts: &'a [Fact], name: &str) -> Vec<(bool, &'a str)> {
-    facts
-        .iter()
-        .filter_map(|f| match &f.kind {
-            FactKind::Capability {
-                name: n,
-                present,
-                detail,
-            } if n == name => Some((*present, detail.as_str())),
-            _ => None,
-        })
-        .collect()
 }
 
 fn no_secret(facts: &[Fact], secret: &str) {

@@ -132,3 +132,18 @@ pub fn start_nginx(dir: &Path, port: u16) -> Server {
     wait_port(port, &mut child, "nginx");
     Server(child)
 }
+
+/// (present, detail) of every Capability fact named `name`.
+pub fn capabilities<'a>(facts: &'a [labcheck::facts::Fact], name: &str) -> Vec<(bool, &'a str)> {
+    facts
+        .iter()
+        .filter_map(|f| match &f.kind {
+            labcheck::facts::FactKind::Capability {
+                name: n,
+                present,
+                detail,
+            } if n == name => Some((*present, detail.as_str())),
+            _ => None,
+        })
+        .collect()
+}
