@@ -6,7 +6,7 @@ mod common;
 use common::capabilities as capability;
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::time::Duration;
 
 use labcheck::catalog::Catalog;
@@ -16,31 +16,8 @@ use labcheck::probe::deep::{HostTarget, LabTarget};
 use labcheck::probe::{dns, ldap, sql};
 use tokio::sync::Semaphore;
 
-const LAB_ENV: &str = "/tmp/labcheck-lab/env";
-
-/// Exports the lab's generated secrets into this process, once.
-fn lab_env() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let text = std::fs::read_to_string(LAB_ENV).unwrap_or_else(|_| {
-            panic!("{LAB_ENV} missing: the test lab is not up (run tests/lab/up as root)")
-        });
-        for line in text.lines() {
-            let Some(rest) = line.strip_prefix("export ") else {
-                continue;
-            };
-            let Some((k, v)) = rest.split_once('=') else {
-                continue;
-            };
-            let v = v.trim_matches('\'').trim_matches('"');
-            // SAFETY: called once, before any test thread reads the environment.
-            unsafe { std::env::set_var(k, v) };
-        }
-    });
-}
-
 fn inventory() -> Inventory {
-    lab_env();
+    common::export_lab_env();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/inventory.toml");
     // Keys this build does not know yet (another probe's) are not our concern.
     let (inv, diags) = inventory::load_with_diagnostics(&path, &[]);
@@ -300,10 +277,10 @@ async fn nothing_is_tried_on_closed_ports_or_out_of_scope_hosts() {
 
 #[tokio::test]
 async fn radius_on_the_lab_accepts_alice_and_rejects_a_wrong_password() {
-    lab_env();
+    common::export_lab_env();
     let secret = |var: &str| {
         labcheck::inventory::Secret::new(
-            std::env::var(var).unwrap_or_else(|_| panic!("{var} missing from {LAB_ENV}")),
+            std::env::var(var).unwrap_or_else(|_| panic!("{var} missing from the lab env file")),
         )
     };
     let facts = labcheck::probe::udp::radius_check(

@@ -7,7 +7,7 @@
 mod common;
 use common::capabilities;
 use std::path::Path;
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::time::Duration;
 
 use labcheck::catalog::Catalog;
@@ -17,27 +17,8 @@ use labcheck::probe::deep::{HostTarget, LabTarget};
 use labcheck::probe::{http, lbspread, resources, tls};
 use tokio::sync::Semaphore;
 
-const LAB_ENV: &str = "/tmp/labcheck-lab/env";
-
-/// Exports the lab's generated secrets into this process, once.
-fn lab_env() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let text = std::fs::read_to_string(LAB_ENV).unwrap_or_else(|_| {
-            panic!("{LAB_ENV} missing: the test lab is not up (run tests/lab/up as root)")
-        });
-        for line in text.lines() {
-            let Some((k, v)) = line.strip_prefix("export ").and_then(|r| r.split_once('=')) else {
-                continue;
-            };
-            // SAFETY: called once, before any test thread reads the environment.
-            unsafe { std::env::set_var(k, v.trim_matches('\'').trim_matches('"')) };
-        }
-    });
-}
-
 fn inventory() -> Inventory {
-    lab_env();
+    common::export_lab_env();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/inventory.toml");
     let (inv, diags) = inventory::load_with_diagnostics(&path, &[]);
     inv.unwrap_or_else(|| panic!("lab inventory unreadable: {diags:?}"))

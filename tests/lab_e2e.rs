@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -18,8 +17,6 @@ use serde_json::Value;
 /// Scenarios change the shared lab: one test at a time.
 static LAB: Mutex<()> = Mutex::new(());
 
-const STATE: &str = "/tmp/labcheck-lab";
-
 fn lock() -> std::sync::MutexGuard<'static, ()> {
     LAB.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -28,12 +25,6 @@ fn lock() -> std::sync::MutexGuard<'static, ()> {
 /// checking the lab is really there: every lab address must leave through
 /// the lab's own link, never the default route.
 fn lab_env() -> Vec<(String, String)> {
-    let env_file = PathBuf::from(STATE).join("env");
-    assert!(
-        env_file.exists(),
-        "the test lab is not up ({} is missing): run scripts/test, which brings it up with tests/lab/up",
-        env_file.display()
-    );
     for addr in ["198.18.10.10", "198.51.100.10", "198.19.20.10"] {
         let out = Command::new("ip")
             .args(["route", "get", addr])
@@ -46,13 +37,7 @@ fn lab_env() -> Vec<(String, String)> {
         );
     }
     wait_healthy();
-    std::fs::read_to_string(&env_file)
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches(['"', '\'']).to_string()))
-        .collect()
+    lab_env_vars()
 }
 
 /// Waits until tests/lab/status says the lab is healthy: after a repair,

@@ -11,25 +11,6 @@ use std::time::Instant;
 use common::*;
 use serde_json::Value;
 
-const STATE: &str = "/tmp/labcheck-lab";
-
-/// The lab's secrets, from its env file (checked to exist).
-fn lab_env() -> Vec<(String, String)> {
-    let env_file = PathBuf::from(STATE).join("env");
-    assert!(
-        env_file.exists(),
-        "the test lab is not up ({} is missing): run scripts/test, which brings it up with tests/lab/up",
-        env_file.display()
-    );
-    std::fs::read_to_string(&env_file)
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches(['"', '\'']).to_string()))
-        .collect()
-}
-
 /// The lab inventory plus the borg passphrase reference (the lab's own
 /// inventory may not declare it).
 fn inventory(dir: &std::path::Path) -> PathBuf {
@@ -64,7 +45,7 @@ fn status(r: &Value, id: &str) -> String {
 
 #[test]
 fn healthy_lab_is_confirmed_from_inside_its_hosts() {
-    let env = lab_env();
+    let env = lab_env_vars();
     let dir = tempfile::tempdir().unwrap();
     let inv = inventory(dir.path());
     let start = Instant::now();

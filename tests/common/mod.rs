@@ -147,3 +147,34 @@ pub fn capabilities<'a>(facts: &'a [labcheck::facts::Fact], name: &str) -> Vec<(
         })
         .collect()
 }
+
+/// The test lab's state folder (tests/lab).
+pub const LAB_STATE: &str = "/tmp/labcheck-lab";
+
+/// The test lab's generated secrets and paths (`export K=V` lines of its
+/// env file); fails loudly when the lab is not up.
+pub fn lab_env_vars() -> Vec<(String, String)> {
+    let env_file = std::path::Path::new(LAB_STATE).join("env");
+    let text = std::fs::read_to_string(&env_file).unwrap_or_else(|_| {
+        panic!(
+            "the test lab is not up ({} is missing): run scripts/test, which brings it up with tests/lab/up",
+            env_file.display()
+        )
+    });
+    text.lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches(['"', '\'']).to_string()))
+        .collect()
+}
+
+/// Exports the lab's variables into this test process, once.
+pub fn export_lab_env() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        for (k, v) in lab_env_vars() {
+            // SAFETY: called once, before any test thread reads the environment.
+            unsafe { std::env::set_var(k, v) };
+        }
+    });
+}
