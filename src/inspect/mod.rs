@@ -11,6 +11,7 @@
 pub mod commands;
 mod flows;
 pub mod parse;
+mod vrrp;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -690,20 +691,13 @@ impl<'a> Inspector<'a> {
         let Outcome::Ok(t) = self.run(&commands::KEEPALIVED, &[], None).await else {
             return;
         };
-        for vip in parse::keepalived_vips(&t) {
-            let role = if addrs.contains(&vip) {
-                "held by this host (master)"
-            } else {
-                "not held here (backup)"
-            };
-            self.push(
-                &commands::KEEPALIVED,
-                cap(
-                    "fault-tolerance",
-                    true,
-                    format!("keepalived floating address {vip}, {role}"),
-                ),
-            );
+        let running = match self.run(&commands::SYSTEMD_UNITS, &[], None).await {
+            Outcome::Ok(u) => parse::systemd_units(&u)
+                .map(|units| units.iter().any(|(n, a)| n == "keepalived" && *a)),
+            _ => None,
+        };
+        for f in vrrp::keepalived_facts(&t, addrs, running) {
+            self.push(&commands::KEEPALIVED, f);
         }
     }
 
